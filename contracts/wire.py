@@ -1,0 +1,47 @@
+"""Plain values for HTTP exchanges, so provider logic can be written and tested without any I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    #: `url` with secret query values masked: the only form of the URL that may be logged.
+    log_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.log_url:
+            object.__setattr__(self, "log_url", self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    #: Header names in lower case.
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """What arrived at `POST /webhooks/{account}`; header names in lower case."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackHint:
+    """An accepted callback: only ever a hint to look now, never invoice state."""
+
+    #: The invoice the callback names, in the relay's `invoice_id` form, when it names one.
+    invoice_id: str | None = None
+    #: The provider's own id for this notification, when it sends one (for replay detection).
+    delivery_id: str | None = None

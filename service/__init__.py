@@ -1,0 +1,1 @@
+"""The Starlette app: callbacks, polling triggers, the operator API."""

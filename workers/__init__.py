@@ -1,0 +1,1 @@
+"""The arq side: sync jobs and delivery."""
