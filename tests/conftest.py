@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis.asyncio
@@ -23,9 +23,9 @@ def redis_server_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
+async def redis_url(redis_server_url: str) -> str:
     """A flushed database for one test."""
     client = redis.asyncio.Redis.from_url(redis_server_url)
     await client.flushdb()
     await client.aclose()
-    yield redis_server_url
+    return redis_server_url

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 def http_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - loopback test URL
+        with urllib.request.urlopen(url, timeout=1) as resp:
             return 200 <= int(resp.status) < 300
     except OSError:
         return False
@@ -55,9 +55,7 @@ class Proc:
 
     def start(self) -> Proc:
         log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(  # noqa: S603 - argv built by the tests
-            self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.popen = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return self
 

@@ -1,0 +1,1 @@
+"""A provider simulator: an independent model of the four providers' APIs."""
