@@ -14,10 +14,29 @@ from typing import Any
 import orjson
 
 
+#: The integers orjson can write; longer ones are kept as `Decimal` so that they can be written back.
+_MIN_INTEGER = -(2**63)
+_MAX_INTEGER = 2**64 - 1
+
+
+def _parse_int(text: str) -> int | Decimal:
+    # Comparisons, not `in range(...)`: membership of a non-int in a range is a linear scan.
+    number = int(text)
+    return number if _MIN_INTEGER <= number <= _MAX_INTEGER else Decimal(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON: {name} is not a JSON value")
+
+
 def loads_exact(body: bytes | str) -> Any:
-    """Parse JSON, keeping fractional numbers as `Decimal`. Raises `ValueError` on invalid JSON."""
+    """Parse JSON, keeping fractional numbers as `Decimal`. Raises `ValueError` on invalid JSON.
+
+    `NaN` and `Infinity` (which `json` would accept) are invalid JSON; integers beyond 64 bits come
+    back as `Decimal`.
+    """
     try:
-        return json.loads(body, parse_float=Decimal)
+        return json.loads(body, parse_float=Decimal, parse_int=_parse_int, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"invalid JSON: {exc}") from exc
 
@@ -26,7 +45,11 @@ def _default(value: object) -> object:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise TypeError("non-finite Decimal cannot be JSON")
-        return orjson.Fragment(str(value))
+        exponent = value.as_tuple().exponent
+        # Plain notation, as parsed from plain text ("0.00000001", not str()'s "1E-8"), unless that
+        # would mean writing a long run of zeros the input cannot have held.
+        plain = isinstance(exponent, int) and exponent <= 0 and value.adjusted() >= -64
+        return orjson.Fragment(format(value, "f") if plain else str(value))
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 

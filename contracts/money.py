@@ -6,6 +6,9 @@ import re
 from decimal import Decimal, InvalidOperation
 
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+#: Amounts whose plain rendering would need more digits than this either side of the point are refused:
+#: `1e999999999` is a valid Decimal, but `format_amount` would write a billion zeros.
+_MAX_PLAIN_DIGITS = 100
 
 
 def parse_amount(value: object) -> Decimal:
@@ -33,6 +36,9 @@ def parse_amount(value: object) -> Decimal:
         raise ValueError(f"not an amount: {type(value).__name__}")
     if not amount.is_finite():
         raise ValueError(f"not a finite amount: {value!r}")
+    exponent = amount.as_tuple().exponent
+    if amount.adjusted() >= _MAX_PLAIN_DIGITS or (isinstance(exponent, int) and exponent < -_MAX_PLAIN_DIGITS):
+        raise ValueError(f"amount out of range: {value!r}")
     return amount
 
 
@@ -50,4 +56,8 @@ def format_amount(amount: Decimal) -> str:
 
 def scale_minor_units(amount: Decimal, digits: int = 2) -> Decimal:
     """Integer minor units (cents) to major units, exactly: 500 -> 5.00."""
-    return amount.scaleb(-digits)
+    sign, digit_tuple, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueError(f"not a finite amount: {amount!r}")
+    # Not `scaleb`: it rounds to the context precision (28 digits).
+    return Decimal((sign, digit_tuple, exponent - digits))

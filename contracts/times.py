@@ -22,17 +22,19 @@ def parse_time(value: object, zone: tzinfo = UTC) -> datetime:
         raise ValueError(f"not a timestamp: {value!r}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # "0001-01-01T00:00:00+03:00" is before year 1 in UTC
+        raise ValueError(f"timestamp out of range: {value!r}") from exc
 
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with `Z`; microseconds only when there are any."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: every time in the relay is aware")
-    utc = moment.astimezone(UTC)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    # Not strftime: its %Y does not pad years before 1000 to four digits.
+    return utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds") + "Z"
 
 
 def zone_named(name: str) -> tzinfo:

@@ -1,0 +1,273 @@
+"""CryptoCloud v2: the merchant invoice list, its records, and the JWT-signed postback.
+
+Sources: the list page (`shared/seeds/cryptocloud-invoice-list.txt`) and `shared/notes/providers.md`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
+from urllib.parse import parse_qs
+
+from contracts.accounts import Account
+from contracts.answers import json_body, raise_for_status
+from contracts.errors import (
+    CallbackMalformed,
+    CallbackUnauthorized,
+    ConfigError,
+    ProviderAuthFailed,
+    ProviderRejected,
+    ProviderTransient,
+)
+from contracts.fields import RecordReader, record_id_of
+from contracts.jsonio import dumps, loads_exact
+from contracts.jwt import verify_hs256
+from contracts.model import Invoice, Status, map_status
+from contracts.paging import Pager
+from contracts.provider import Provider
+from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
+
+NAME = "cryptocloud"
+LIST_PATH = "/v2/invoice/merchant/list"
+#: The documented maximum number of records per request.
+PAGE_SIZE = 100
+#: A listing that has not ended after this many pages is a server gone wrong (a million invoices in one
+#: lookback window): the pager gives up rather than page forever.
+MAX_PAGES = 10_000
+#: The list example has no `fiat_currency`; SPEC: "`fiat_currency`, else USD".
+DEFAULT_CURRENCY = "USD"
+ID_PREFIX = "INV-"
+
+_STATUSES: Mapping[str, Status] = {
+    "created": Status.PENDING,
+    "partial": Status.PARTIALLY_PAID,
+    "paid": Status.PAID,
+    "overpaid": Status.OVERPAID,
+    "canceled": Status.CANCELED,
+}
+#: What may follow `INV-` in an id taken from a callback (the documented ids are 8 alphanumerics).
+_CALLBACK_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+_FORM = "application/x-www-form-urlencoded"
+
+
+def invoice_id(text: str) -> str:
+    """The `INV-XXXXXXXX` form of an invoice id: the list sends it, the postback omits the prefix."""
+    if text[: len(ID_PREFIX)].upper() == ID_PREFIX:
+        return ID_PREFIX + text[len(ID_PREFIX) :]
+    return ID_PREFIX + text
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+
+def list_window(today: date, lookback_days: int) -> tuple[str, str]:
+    """`start`, `end` as the API wants them: "dd.mm.yyyy" (the docs' «dd.mm.yyyyy» is a typo; their
+    own example is "01.01.2024")."""
+    start = today - timedelta(days=lookback_days)
+    return f"{start:%d.%m.%Y}", f"{today:%d.%m.%Y}"
+
+
+class ListPager:
+    """Pages through `/v2/invoice/merchant/list` so that every invoice comes out exactly once.
+
+    The docs say `limit` is the index of the last record wanted (offset=10, limit=20 -> the 11th..20th);
+    every client library sends it as a page size. Asking for `limit = offset + PAGE_SIZE` means 100
+    records under the index reading, and, under the count reading, whatever the server's cap of 100
+    allows. Either way the next offset is this one plus the records actually received, so a short page
+    never skips anything, and duplicates (from an overlapping reading or a listing that shifts while we
+    page) are dropped by `uuid`.
+    """
+
+    def __init__(self, url: str, api_key: str, start: str, end: str) -> None:
+        self._url = url
+        self._headers = {"Authorization": f"Token {api_key}", "Content-Type": "application/json"}
+        self._start = start
+        self._end = end
+        self._offset = 0
+        self._pages = 0
+        # The count reading, for a server that refuses a `limit` over 100 instead of capping it.
+        self._as_count = False
+        self._done = False
+        self._seen: set[str] = set()
+
+    def _limit(self) -> int:
+        return PAGE_SIZE if self._as_count else self._offset + PAGE_SIZE
+
+    def next_request(self) -> HttpRequest | None:
+        if self._done:
+            return None
+        body = {"start": self._start, "end": self._end, "offset": self._offset, "limit": self._limit()}
+        return HttpRequest("POST", self._url, headers=self._headers, body=dumps(body))
+
+    def feed(self, response: HttpResponse) -> list[object]:
+        try:
+            records, all_count = read_page(response)
+        except ProviderRejected:
+            if self._as_count or self._limit() <= PAGE_SIZE:
+                raise
+            # Only a request with limit > 100 differs between the readings: retry this offset once as a
+            # page size. A rejection for another reason is raised by that retry.
+            self._as_count = True
+            return []
+        self._pages += 1
+        fresh = [record for record in records if self._is_new(record)]
+        self._offset += len(records)
+        if (
+            not records
+            or (all_count is not None and self._offset >= all_count)
+            or not any(_uuid_of(record) for record in fresh)
+        ):
+            self._done = True
+        elif self._pages >= MAX_PAGES:
+            raise ProviderTransient(f"{NAME} listing did not end after {MAX_PAGES} pages")
+        return fresh
+
+    def _is_new(self, record: object) -> bool:
+        uuid = _uuid_of(record)
+        if uuid is None:
+            # Passed through for translation to report; it does not count as progress, so a server
+            # sending only broken records cannot keep the pager going.
+            return True
+        if uuid in self._seen:
+            return False
+        self._seen.add(uuid)
+        return True
+
+
+def _uuid_of(record: object) -> str | None:
+    """The dedupe key: the id `translate` will give the record, or None when it will refuse it."""
+    uuid = record_id_of(record, "uuid")
+    return invoice_id(uuid) if uuid else None
+
+
+def read_page(response: HttpResponse) -> tuple[list[object], int | None]:
+    """The records of one list answer and its `all_count` (None when the server leaves it out)."""
+    raise_for_status(response, NAME)
+    body = json_body(response, NAME)
+    if not isinstance(body, dict):
+        raise ProviderTransient(f"{NAME} sent a list answer that is not an object")
+    if body.get("status") == "error":
+        raise _envelope_error(body.get("result"))
+    records = body.get("result")
+    if body.get("status") != "success" or not isinstance(records, list):
+        raise ProviderTransient(f"{NAME} sent a list answer without status success and a result array")
+    return records, _all_count(body)
+
+
+def _all_count(body: Mapping[str, Any]) -> int | None:
+    # `all_count` is inferred from the client libraries, not documented: absent is tolerated (paging
+    # then ends on an empty page or a page with nothing new), present but not a count is malformed.
+    value = body.get("all_count")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProviderTransient(f"{NAME} sent an all_count that is not a count")
+    return value
+
+
+def _envelope_error(result: object) -> ProviderAuthFailed | ProviderRejected:
+    # Field names only: the values are the provider's prose and may echo what was sent.
+    fields = sorted(str(key) for key in result) if isinstance(result, Mapping) else []
+    if "authorization" in (field.lower() for field in fields):
+        return ProviderAuthFailed(f"{NAME} refused the credentials (error envelope)")
+    return ProviderRejected(f"{NAME} refused the list request: error in {', '.join(fields[:10]) or 'the request'}")
+
+
+def make_pager(account: Account, today: date, session: str | None) -> Pager:
+    if account.api_key is None:
+        raise ConfigError(f"account {account.name!r}: key 'api_key' is required for provider {NAME}")
+    start, end = list_window(today, account.lookback_days)
+    return ListPager(account.base_url + LIST_PATH, account.api_key.value, start, end)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def translate(account: Account, record: object) -> Invoice:
+    read = RecordReader.of(record, "uuid")
+    # `required=True` never returns None; the core's signatures do not say so, hence the casts.
+    provider_status = cast(str, read.text("status", required=True))
+    return Invoice(
+        account=account.name,
+        provider=NAME,
+        invoice_id=invoice_id(read.identifier("uuid")),
+        status=map_status(provider_status, _STATUSES),
+        provider_status=provider_status,
+        # SPEC pairs `amount` with `fiat_currency`; the docs call it just "invoice amount" beside
+        # `amount_usd` and `amount_in_fiat`, so which currency it is in is the SPEC's reading.
+        amount=cast(Decimal, read.amount("amount")),
+        amount_paid=read.amount("amount_paid", required=False),
+        currency=read.text("fiat_currency") or DEFAULT_CURRENCY,
+        order_id=read.text("order_id"),
+        customer_id=None,
+        description=None,
+        created_at=read.time("created"),
+        due_at=read.time("expiry_date"),
+        test_mode=read.boolean("test_mode"),
+        raw=read.record,
+    )
+
+
+# --- the postback --------------------------------------------------------------------------------
+
+
+def verify_callback(account: Account, request: CallbackRequest, now: datetime) -> CallbackHint:
+    """Only `token` is signed (HS256, the project's secret key); everything else in the body is not."""
+    if account.secret_key is None:
+        raise CallbackUnauthorized("this account has no secret_key: postbacks cannot be verified")
+    fields = callback_fields(request)
+    token = fields.get("token")
+    if not isinstance(token, str) or not token:
+        raise CallbackUnauthorized("postback without a token")
+    claims = verify_hs256(token, account.secret_key.encoded(), now=now)
+    # The unsigned `invoice_id` is good enough for a hint: it only makes the relay re-read the list.
+    return CallbackHint(invoice_id=_hint_id(fields.get("invoice_id")) or _hint_id(claims.get("id")))
+
+
+def callback_fields(request: CallbackRequest) -> Mapping[str, object]:
+    """The postback body as a mapping: JSON or a form, as the project settings choose."""
+    if _is_form(request):
+        return _form_fields(request.body)
+    try:
+        body = loads_exact(request.body)
+    except ValueError as exc:
+        raise CallbackMalformed("postback body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise CallbackMalformed("postback body is not a JSON object")
+    return body
+
+
+def _is_form(request: CallbackRequest) -> bool:
+    content_type = request.headers.get("content-type", "").lower()
+    if _FORM in content_type:
+        return True
+    if "json" in content_type:
+        return False
+    # No usable content type: a JSON object starts with a brace, a form never does.
+    return not request.body.lstrip().startswith(b"{")
+
+
+def _form_fields(body: bytes) -> Mapping[str, object]:
+    try:
+        parsed = parse_qs(body.decode(), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CallbackMalformed("postback body is not a form") from exc
+    # A field sent twice is ambiguous: refuse it for the two fields read, ignore it elsewhere.
+    if any(len(parsed.get(name, ())) > 1 for name in ("token", "invoice_id")):
+        raise CallbackMalformed("postback form repeats token or invoice_id")
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _hint_id(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    bare = invoice_id(value.strip())[len(ID_PREFIX) :]
+    return ID_PREFIX + bare if _CALLBACK_ID.fullmatch(bare) else None
+
+
+PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_callback)

@@ -1,0 +1,209 @@
+"""SimplePay (API v2): the invoice list, its records, and callbacks signed in either of two schemes.
+
+Sources: the invoices page (`shared/seeds/simplepay-invoices.txt`) and `shared/notes/providers.md`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from contracts import standard_webhooks
+from contracts.accounts import Account
+from contracts.answers import json_body, raise_for_status
+from contracts.errors import CallbackUnauthorized, ConfigError, ProviderTransient
+from contracts.fields import RecordReader
+from contracts.jsonio import loads_exact
+from contracts.model import Invoice, Status, map_status
+from contracts.paging import Pager, SinglePage
+from contracts.provider import Provider
+from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
+
+NAME = "simplepay"
+LIST_PATH = "/invoice"
+API_VERSION = "2"
+
+# The docs print ACTIVE / SUCCESS / CANCELED; the wire values are lowercase and include `closed`.
+_STATUSES: Mapping[str, Status] = {
+    "active": Status.PENDING,
+    "success": Status.PAID,
+    "canceled": Status.CANCELED,
+    "closed": Status.EXPIRED,
+}
+_STANDARD_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+_X_SIGNATURE = "x-signature"
+#: What an id in a hint may look like (invoice UUIDs, event ids); anything else is left out of the hint.
+_HINT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: Which field of `data` names the invoice, by the event type's family (`invoice.*`, `transaction.*`).
+_INVOICE_FIELD_BY_FAMILY: Mapping[str, str] = {"invoice": "id", "transaction": "invoice_id"}
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+
+def list_request(account: Account) -> HttpRequest:
+    if account.api_key is None:
+        raise ConfigError(f"account {account.name!r}: key 'api_key' is required for provider {NAME}")
+    query = [("v", API_VERSION)]
+    if account.app_id is not None:
+        query.append(("app_id", account.app_id))
+    return HttpRequest(
+        "GET",
+        f"{account.base_url}{LIST_PATH}?{urlencode(query)}",
+        headers={"Authorization": f"Bearer {account.api_key.value}", "Accept": "application/json"},
+    )
+
+
+def read_invoices(response: HttpResponse) -> list[object]:
+    raise_for_status(response, NAME)
+    body = json_body(response, NAME)
+    if not isinstance(body, list):
+        raise ProviderTransient(f"{NAME} sent an invoice list that is not a JSON array")
+    return body
+
+
+def make_pager(account: Account, today: date, session: str | None) -> Pager:
+    # Neither official SDK pages or filters by date; whether the server can is unknown, so the whole
+    # list is read in one request.
+    return SinglePage(list_request(account), read_invoices)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def status_of(provider_status: str, total: Decimal, paid: Decimal | None) -> Status:
+    """SPEC's table: the status word, refined by how much of `total` is `paid`."""
+    status = map_status(provider_status, _STATUSES)
+    if paid is None:
+        return status
+    if status is Status.PENDING and 0 < paid < total:
+        return Status.PARTIALLY_PAID
+    if status is Status.PAID and paid > total:
+        return Status.OVERPAID
+    return status
+
+
+def translate(account: Account, record: object) -> Invoice:
+    read = RecordReader.of(record, "id")
+    invoice_id = read.identifier("id")
+    # `required=True` never returns None; the core's signatures do not say so, hence the casts.
+    provider_status = cast(str, read.text("status", required=True))
+    total = cast(Decimal, read.amount("total"))
+    paid = read.amount("paid", required=False)
+    return Invoice(
+        account=account.name,
+        provider=NAME,
+        invoice_id=invoice_id,
+        status=status_of(provider_status, total, paid),
+        provider_status=provider_status,
+        amount=total,
+        amount_paid=paid,
+        currency=_currency(read),
+        order_id=None,
+        customer_id=read.text("client_id"),
+        description=None,
+        created_at=read.time("created_at"),
+        due_at=None,  # no due or expiry date is documented
+        test_mode=None,  # nor a test flag on the invoice (dev mode is a property of the app)
+        raw=read.record,
+    )
+
+
+def _currency(read: RecordReader) -> str:
+    # `currency.symbol` per SPEC. The docs' example holds only "text", so whether it is a code ("USDT")
+    # or a sign ("$") is unknown: it is passed on as sent.
+    name = "currency.symbol"
+    currency = read.mapping("currency")
+    if currency is None:
+        raise read.fail(name, "required currency missing")
+    symbol = currency.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise read.fail(name, f"expected non-empty text, got {type(symbol).__name__}")
+    return symbol.strip()
+
+
+# --- callbacks -----------------------------------------------------------------------------------
+
+Scheme = Callable[[Account, CallbackRequest, datetime], str | None]
+
+
+def _verify_standard(account: Account, request: CallbackRequest, now: datetime) -> str | None:
+    """Standard Webhooks; returns the verified `webhook-id`."""
+    if account.webhook_secret is None:
+        raise CallbackUnauthorized("Standard Webhooks headers, but this account has no webhook_secret")
+    try:
+        key = standard_webhooks.secret_key(account.webhook_secret.value)
+    except ValueError as exc:  # accounts.py validates the format; never answer 500 regardless
+        raise CallbackUnauthorized("webhook_secret is not a whsec_ secret") from exc
+    return standard_webhooks.verify(request.headers, request.body, key, now=now)
+
+
+def _verify_x_signature(account: Account, request: CallbackRequest, now: datetime) -> str | None:
+    """The older SDK scheme: lowercase hex HMAC-SHA256 of the raw body, keyed with the API key. No
+    timestamp is signed, so nothing bounds a replay; harmless here, as a callback only triggers a sync."""
+    if account.api_key is None:
+        raise CallbackUnauthorized("X-Signature header, but this account has no api_key")
+    expected = hmac.new(account.api_key.encoded(), request.body, hashlib.sha256).hexdigest().encode()
+    offered = request.headers.get(_X_SIGNATURE, "").strip().lower().encode()
+    if not hmac.compare_digest(expected, offered):
+        raise CallbackUnauthorized("X-Signature does not match")
+    return None
+
+
+def _schemes(headers: Mapping[str, str]) -> list[Scheme]:
+    # Which scheme the server signs with today is unknown: accept either, picked by the headers that
+    # arrived. When both arrive, either one verifying is proof enough.
+    schemes: list[Scheme] = []
+    if any(name in headers for name in _STANDARD_HEADERS):
+        schemes.append(_verify_standard)
+    if _X_SIGNATURE in headers:
+        schemes.append(_verify_x_signature)
+    return schemes
+
+
+def authenticate(account: Account, request: CallbackRequest, now: datetime) -> str | None:
+    """Check the signature over the raw body; returns the verified `webhook-id`, if any."""
+    schemes = _schemes(request.headers)
+    if not schemes:
+        raise CallbackUnauthorized("neither Standard Webhooks nor X-Signature headers")
+    refusals: list[str] = []
+    for scheme in schemes:
+        try:
+            return scheme(account, request, now)
+        except CallbackUnauthorized as exc:
+            refusals.append(str(exc))
+    raise CallbackUnauthorized("; ".join(refusals))
+
+
+def verify_callback(account: Account, request: CallbackRequest, now: datetime) -> CallbackHint:
+    delivery_id = authenticate(account, request, now)
+    # Parsed only once verified. An unreadable body still counts: the callback is only a hint to sync.
+    try:
+        message = loads_exact(request.body)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        return CallbackHint(delivery_id=delivery_id)
+    return CallbackHint(invoice_id=_named_invoice(message), delivery_id=delivery_id or _hint_id(message.get("id")))
+
+
+def _named_invoice(message: Mapping[str, Any]) -> str | None:
+    """`data.id` of an `invoice.*` event, `data.invoice_id` of a `transaction.*` one."""
+    event_type, data = message.get("type"), message.get("data")
+    if not isinstance(event_type, str) or not isinstance(data, Mapping):
+        return None
+    field = _INVOICE_FIELD_BY_FAMILY.get(event_type.partition(".")[0].strip().lower())
+    return None if field is None else _hint_id(data.get(field))
+
+
+def _hint_id(value: object) -> str | None:
+    return value if isinstance(value, str) and _HINT_ID.fullmatch(value) else None
+
+
+PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_callback)

@@ -1,0 +1,109 @@
+"""Injected failures of provider list requests: what to break, how often, for how long."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sandbox.errors import Problem
+
+KINDS = ("429", "500", "401", "slow", "malformed_json", "malformed_record")
+MAX_DELAY = 120.0
+
+
+@dataclass(slots=True)
+class Fault:
+    kind: str
+    remaining: int | None  # None: fires until cleared
+    rate: float
+    retry_after: int | None
+    delay: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "remaining": self.remaining,
+            "rate": self.rate,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
+        }
+
+
+def _number(spec: Mapping[str, Any], key: str) -> float | None:
+    value = spec.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise Problem(400, f"'{key}' must be a number")
+    return float(value)
+
+
+def parse_fault(spec: Mapping[str, Any]) -> Fault:
+    unknown = set(spec) - {"kind", "count", "rate", "retry_after", "delay"}
+    if unknown:
+        raise Problem(400, f"unknown fault keys: {sorted(unknown)}")
+    kind = spec.get("kind")
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        kind = str(kind)  # {"kind": 429} is an easy slip; it means the same thing
+    if kind not in KINDS:
+        raise Problem(400, f"'kind' must be one of {list(KINDS)}")
+    count = _number(spec, "count")
+    rate = _number(spec, "rate")
+    retry_after = _number(spec, "retry_after")
+    delay = _number(spec, "delay")
+    if count is not None and (count < 1 or count != int(count)):
+        raise Problem(400, "'count' must be a positive integer")
+    if rate is not None and not 0 < rate <= 1:
+        raise Problem(400, "'rate' must be in (0, 1]")
+    if retry_after is not None and (retry_after < 0 or retry_after != int(retry_after)):
+        raise Problem(400, "'retry_after' must be a non-negative integer (seconds)")
+    if delay is not None and not 0 <= delay <= MAX_DELAY:
+        raise Problem(400, f"'delay' must be between 0 and {MAX_DELAY} seconds")
+    if kind == "slow" and delay is None:
+        raise Problem(400, "a 'slow' fault needs 'delay' (seconds)")
+    # Without count or rate a fault fires once: a forgotten fault must not break a whole test run.
+    remaining = int(count) if count is not None else (None if rate is not None else 1)
+    return Fault(
+        kind=kind,
+        remaining=remaining,
+        rate=1.0 if rate is None else rate,
+        retry_after=None if retry_after is None else int(retry_after),
+        delay=delay or 0.0,
+    )
+
+
+class Faults:
+    """The faults armed on one account; draws are seeded so a rate gives the same pattern every run."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self._armed: list[Fault] = []
+
+    def arm(self, fault: Fault) -> None:
+        self._armed.append(fault)
+
+    def clear(self) -> None:
+        self._armed.clear()
+
+    def as_json(self) -> list[dict[str, Any]]:
+        return [fault.as_json() for fault in self._armed]
+
+    def draw(self) -> Fault | None:
+        """The fault for this list request, if any; the first armed one that fires wins."""
+        for fault in self._armed:
+            if fault.rate < 1 and self.rng.random() >= fault.rate:
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._armed.remove(fault)
+            return fault
+        return None
+
+
+def truncate(body: bytes) -> bytes:
+    """A body cut in half: every strict prefix of a JSON object or array is invalid JSON."""
+    return body[: max(1, len(body) // 2)]

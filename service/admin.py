@@ -1,0 +1,104 @@
+"""The operator API behind `Authorization: Bearer $RELAY_ADMIN_TOKEN`: triggers, accounts, the event log."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.deps import WebDeps
+from service.eventlog import LoggedEvent
+from service.responses import JSON, error, raw_json
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """401 unless the bearer token matches; with no token configured, every call is refused."""
+
+    @wraps(handler)
+    async def guarded(request: Request) -> Response:
+        token = request.app.state.deps.settings.admin_token
+        scheme, _, offered = request.headers.get("authorization", "").partition(" ")
+        if (
+            token is None
+            or scheme.lower() != "bearer"
+            or not hmac.compare_digest(offered.strip().encode(), token.encoded())
+        ):
+            return error(401, "unauthorized", headers={"www-authenticate": "Bearer"})
+        return await handler(request)
+
+    return guarded
+
+
+def _deps(request: Request) -> WebDeps:
+    deps: WebDeps = request.app.state.deps
+    return deps
+
+
+@admin_only
+async def trigger_account(request: Request) -> Response:
+    deps = _deps(request)
+    name = request.path_params["account"]
+    if name not in deps.settings.accounts:
+        return error(404, "unknown_account")
+    await deps.schedule.request(name, int(time.time() * 1000))
+    return JSON({"status": "accepted", "accounts": [name]}, status_code=202)
+
+
+@admin_only
+async def trigger_all(request: Request) -> Response:
+    deps = _deps(request)
+    names = sorted(deps.settings.accounts)
+    await deps.schedule.request_many(names, int(time.time() * 1000))
+    return JSON({"status": "accepted", "accounts": names}, status_code=202)
+
+
+@admin_only
+async def list_accounts(request: Request) -> Response:
+    deps = _deps(request)
+    rows = await deps.states.describe(deps.settings.accounts[name] for name in sorted(deps.settings.accounts))
+    return JSON({"accounts": rows})
+
+
+def _limit(text: str | None) -> int:
+    if text is None or text == "":
+        return 100
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise ValueError("limit must be an integer from 1 to 1000")
+    return int(text)
+
+
+def _events_body(events: list[LoggedEvent], next_cursor: str | None) -> bytes:
+    """Assembled from the logged bodies as stored: no parse and re-serialize per event."""
+    tail = b"null" if next_cursor is None else b'"' + next_cursor.encode() + b'"'
+    return b'{"events":[' + b",".join(event.body for event in events) + b'],"next":' + tail + b"}"
+
+
+@admin_only
+async def list_events(request: Request) -> Response:
+    deps = _deps(request)
+    params = request.query_params
+    try:
+        limit = _limit(params.get("limit"))
+        events, next_cursor = await deps.eventlog.page(
+            after=params.get("after") or None,
+            limit=limit,
+            account=params.get("account") or None,
+            event_type=params.get("type") or None,
+        )
+    except ValueError as exc:
+        return error(400, "bad_request", str(exc))
+    return raw_json(_events_body(events, next_cursor))
+
+
+@admin_only
+async def get_event(request: Request) -> Response:
+    event = await _deps(request).eventlog.get(request.path_params["event_id"])
+    if event is None:
+        return error(404, "unknown_event")
+    return raw_json(event.body)

@@ -1,0 +1,83 @@
+"""The Starlette application: `uvicorn --factory service.app:create_app` (the Procfile's `web`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service import admin, health, webhooks
+from service.config import Settings, load_settings
+from service.deps import WebDeps
+from service.logging import configure_logging
+from service.responses import error
+
+log = structlog.get_logger("relay.web")
+
+
+class RequestContext:
+    """Binds a request id (the caller's `x-request-id`, or a new one) to every log line of the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        structlog.contextvars.clear_contextvars()
+        request_id = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:128]
+                break
+        structlog.contextvars.bind_contextvars(request_id=request_id or uuid.uuid4().hex)
+        await self.app(scope, receive, send)
+
+
+async def redis_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("redis_unavailable", error=type(exc).__name__, path=request.url.path)
+    return error(503, "redis_unavailable", headers={"retry-after": "5"})
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/webhooks/{account}", webhooks.receive_callback, methods=["POST"]),
+        Route("/accounts/{account}/sync", admin.trigger_account, methods=["POST"]),
+        Route("/sync", admin.trigger_all, methods=["POST"]),
+        Route("/accounts", admin.list_accounts, methods=["GET"]),
+        Route("/events", admin.list_events, methods=["GET"]),
+        Route("/events/{event_id}", admin.get_event, methods=["GET"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; settings are read from the environment when not handed in."""
+    resolved = settings if settings is not None else load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        configure_logging(resolved.secrets())
+        app.state.deps = WebDeps.build(resolved)
+        try:
+            yield
+        finally:
+            await app.state.deps.close()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={RedisError: redis_unavailable, ConnectionError: redis_unavailable},
+    )
+    app.add_middleware(RequestContext)
+    return app

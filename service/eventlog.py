@@ -1,0 +1,187 @@
+"""The event log: snapshots and events written together, atomically, so each change is logged once.
+
+A sync compares a page of invoices with their stored snapshots, then commits the page's changes in one
+script. For each change the script checks the snapshot is still the one the comparison saw (so two
+overlapping syncs cannot both log it), writes the new snapshot, and appends the event to a stream. A worker
+killed before the script leaves nothing behind (the next sync sees the change again); killed after it, the
+next sync sees no change. The event id is deterministic and guarded by the index, a second line of defence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from contracts.changes import Change
+from service.keys import EVENT_INDEX, EVENTS, snapshots
+from service.redis_types import awaited
+
+_COMMIT = """
+local written, logged, conflicts = 0, 0, 0
+local i = 3
+for _ = 1, tonumber(ARGV[2]) do
+  local invoice, expected, snapshot = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local event_id, event_type, body = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  i = i + 6
+  local current = redis.call('HGET', KEYS[1], invoice) or ''
+  if current ~= expected then
+    conflicts = conflicts + 1
+  else
+    redis.call('HSET', KEYS[1], invoice, snapshot)
+    written = written + 1
+    if event_id ~= '' and redis.call('HSETNX', KEYS[3], event_id, '') == 1 then
+      local entry = redis.call('XADD', KEYS[2], '*', 'id', event_id, 'account', ARGV[1], 'type', event_type, 'body', body)
+      redis.call('HSET', KEYS[3], event_id, entry)
+      logged = logged + 1
+    end
+  end
+end
+return {written, logged, conflicts}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingChange:
+    """A detected change and the snapshot text it was detected against ('' for first sight)."""
+
+    invoice_id: str
+    expected: str
+    change: Change
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    written: int
+    logged: int
+    conflicts: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    cursor: str
+    event_id: str
+    account: str
+    type: str
+    body: bytes
+
+
+def encode_cursor(entry_id: str) -> str:
+    return base64.urlsafe_b64encode(entry_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The stream entry id inside an opaque cursor; `ValueError` for anything that is not one."""
+    try:
+        entry = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    millis, dash, seq = entry.partition("-")
+    if not (millis.isdigit() and dash and seq.isdigit()):
+        raise ValueError("invalid cursor")
+    return entry
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _logged(entry_id: Any, fields: dict[Any, Any]) -> LoggedEvent:
+    return LoggedEvent(
+        cursor=encode_cursor(_text(entry_id)),
+        event_id=_text(fields[b"id"]),
+        account=_text(fields[b"account"]),
+        type=_text(fields[b"type"]),
+        body=fields[b"body"],
+    )
+
+
+class EventLog:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._commit = redis.register_script(_COMMIT)
+
+    async def snapshots(self, account: str, invoice_ids: Sequence[str]) -> list[str]:
+        """Stored snapshot text per invoice id ('' where none)."""
+        if not invoice_ids:
+            return []
+        values = await awaited(self._redis.hmget(snapshots(account), list(invoice_ids)))
+        return ["" if value is None else _text(value) for value in values]
+
+    async def commit(self, account: str, changes: Sequence[PendingChange]) -> CommitResult:
+        if not changes:
+            return CommitResult(0, 0, 0)
+        args: list[str | bytes | int] = [account, len(changes)]
+        for pending in changes:
+            event = pending.change.event
+            args += [
+                pending.invoice_id,
+                pending.expected,
+                pending.change.snapshot.encode(),
+                "" if event is None else event.id,
+                "" if event is None else event.type,
+                b"" if event is None else event.to_json(),
+            ]
+        written, logged, conflicts = await self._commit(keys=[snapshots(account), EVENTS, EVENT_INDEX], args=args)
+        return CommitResult(int(written), int(logged), int(conflicts))
+
+    async def count_invoices(self, account: str) -> int:
+        return int(await awaited(self._redis.hlen(snapshots(account))))
+
+    async def page(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        account: str | None = None,
+        event_type: str | None = None,
+        scan_budget: int = 5000,
+    ) -> tuple[list[LoggedEvent], str | None]:
+        """Events oldest first after the cursor, filtered; and the cursor to continue from (None at the end).
+
+        Filtering happens while scanning the stream; a sparse filter stops after `scan_budget` entries and
+        hands back a cursor, so one call never walks the whole log.
+        """
+        start = "-" if after is None else "(" + decode_cursor(after)
+        found: list[LoggedEvent] = []
+        scanned = 0
+        last_entry: str | None = None
+        while len(found) < limit and scanned < scan_budget:
+            batch = await self._redis.xrange(EVENTS, min=start, max="+", count=max(limit, 100))
+            if not batch:
+                return found, None
+            for entry_id, fields in batch:
+                scanned += 1
+                last_entry = _text(entry_id)
+                event = _logged(entry_id, fields)
+                if (account is None or event.account == account) and (
+                    event_type is None or _type_matches(event_type, event.type)
+                ):
+                    found.append(event)
+                    if len(found) == limit:
+                        break
+            if last_entry is None:
+                break
+            start = "(" + last_entry
+        if last_entry is None:
+            return found, None
+        more = await self._redis.xrange(EVENTS, min="(" + last_entry, max="+", count=1)
+        return found, (encode_cursor(last_entry) if more else None)
+
+    async def get(self, event_id: str) -> LoggedEvent | None:
+        entry = await awaited(self._redis.hget(EVENT_INDEX, event_id))
+        if not entry:
+            return None
+        rows = await self._redis.xrange(EVENTS, min=_text(entry), max=_text(entry), count=1)
+        return _logged(*rows[0]) if rows else None
+
+
+def _type_matches(pattern: str, event_type: str) -> bool:
+    """`invoice.paid` matches itself; `invoice.*` and `*` match every invoice event."""
+    if pattern in ("*", "invoice.*"):
+        return True
+    return pattern == event_type

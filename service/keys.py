@@ -1,0 +1,28 @@
+"""Every Redis key the relay uses, in one place. All keys share the `relay:` prefix."""
+
+from __future__ import annotations
+
+PREFIX = "relay:"
+
+#: ZSET account -> unix ms at which the account's next sync is due. Triggers lower the score (ZADD LT),
+#: a running sync pushes it to the end of its lease, a finished sync sets the next poll time.
+SYNC_DUE = PREFIX + "sync:due"
+#: STREAM of every recorded change: fields id, account, type, body.
+EVENTS = PREFIX + "events"
+#: HASH event id -> stream entry id of that event in EVENTS.
+EVENT_INDEX = PREFIX + "events:index"
+
+
+def sync_lock(account: str) -> str:
+    """STRING holding the claim token of the sync that owns the account, with a lease (PX)."""
+    return f"{PREFIX}sync:lock:{account}"
+
+
+def snapshots(account: str) -> str:
+    """HASH invoice_id -> encoded `contracts.changes.Snapshot`."""
+    return f"{PREFIX}snap:{account}"
+
+
+def account_state(account: str) -> str:
+    """HASH of the account's sync state: last_sync_at, last_sync_status, last_error, baseline_done, ..."""
+    return f"{PREFIX}account:{account}"

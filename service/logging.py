@@ -1,0 +1,100 @@
+"""structlog set-up for every process: JSON lines in production, readable console output in development.
+
+Secrets are redacted by a processor that knows every configured secret value, so a secret can't leak even
+through an error message that quotes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor
+
+REDACTED = "[redacted]"
+
+
+class SecretRedactor:
+    """Replaces any configured secret value, wherever it appears in an event's string values."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Very short values would redact ordinary words; config validation makes real secrets longer.
+        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                if secret in value:
+                    value = value.replace(secret, REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {key: self.scrub(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub(item) for item in value]
+        return value
+
+    def __call__(self, logger: Any, method: str, event_dict: EventDict) -> EventDict:
+        if not self.secrets:
+            return event_dict
+        for key, value in event_dict.items():
+            event_dict[key] = self.scrub(value)
+        return event_dict
+
+
+def wants_json() -> bool:
+    """JSON unless RELAY_LOG_FORMAT=console, or unset and stderr is a terminal."""
+    chosen = os.environ.get("RELAY_LOG_FORMAT", "").lower()
+    if chosen in ("json", "console"):
+        return chosen == "json"
+    return not sys.stderr.isatty()
+
+
+def configure_logging(secrets: Iterable[str] = (), *, json: bool | None = None, level: str | None = None) -> None:
+    use_json = wants_json() if json is None else json
+    log_level = getattr(logging, (level or os.environ.get("RELAY_LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    redactor = SecretRedactor(secrets)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redactor,
+    ]
+    renderer: Processor = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(log_level),
+        cache_logger_on_first_use=True,
+    )
+    # Standard-library loggers (arq, uvicorn) go through the same processors and redaction.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=shared,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(log_level)
+    # httpx logs every request's full URL at INFO, and SMSOnline's carries the API key in its query.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # uvicorn.access is left as uvicorn set it: `--no-access-log` must keep meaning what it says.
+    for name in ("uvicorn", "uvicorn.error", "arq"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def scrub_mapping(values: MutableMapping[str, Any], secrets: Iterable[str]) -> MutableMapping[str, Any]:
+    redactor = SecretRedactor(secrets)
+    for key, value in values.items():
+        values[key] = redactor.scrub(value)
+    return values

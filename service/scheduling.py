@@ -1,0 +1,147 @@
+"""When each account syncs: a Redis sorted set of due times plus one lease-holding lock per account.
+
+Why not one arq job per trigger: `enqueue_job` costs about six round trips, and arq's job ids cannot say
+"coalesce, but never drop a trigger that arrives while the sync runs" (see the notes). Instead:
+
+- a trigger is one durable write, `ZADD relay:sync:due LT <now> <account>`: a burst of triggers for one
+  account stays one entry (coalescing), and a scheduled poll further out is pulled forward;
+- a worker claims a due account by taking its lock (SET NX PX) and pushing the due time to the end of
+  its lease, atomically. A worker that dies mid-sync leaves that due time behind: when the lease runs
+  out, the account is due again and another worker takes it over;
+- a trigger during a sync lowers the due time below the lease end. When the sync finishes it sees that,
+  keeps the account due, and the next claim starts another sync right after it. Otherwise the finish
+  sets the next poll time (or removes the account when it only syncs on triggers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from service.keys import SYNC_DUE, sync_lock
+
+_CLAIM = """
+local claimed = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)
+for _, account in ipairs(due) do
+  if #claimed >= tonumber(ARGV[3]) * 2 then break end
+  local token = ARGV[4] .. ':' .. account
+  if redis.call('SET', ARGV[5] .. account, token, 'NX', 'PX', ARGV[2]) then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), account)
+    table.insert(claimed, account)
+    table.insert(claimed, token)
+  end
+end
+return claimed
+"""
+
+_RENEW = """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[4] then
+  redis.call('ZADD', KEYS[1], ARGV[5], ARGV[1])
+end
+return 1
+"""
+
+_FINISH = """
+local owned = redis.call('GET', KEYS[2]) == ARGV[2]
+if owned then redis.call('DEL', KEYS[2]) end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[3] then
+  if ARGV[4] == '' then redis.call('ZREM', KEYS[1], ARGV[1])
+  else redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1]) end
+end
+return owned and 1 or 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[2]) == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+#: Prefix of the lock keys, handed to the claim script (it derives each account's lock key).
+_LOCK_PREFIX = sync_lock("")
+
+
+def _score_text(value: int) -> str:
+    """How Redis renders an integral score in ZSCORE replies, for exact comparison inside the scripts."""
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A worker's ownership of one account's sync until `lease_end_ms`, renewable."""
+
+    account: str
+    token: str
+    lease_end_ms: int
+
+
+class SyncSchedule:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._claim = redis.register_script(_CLAIM)
+        self._renew = redis.register_script(_RENEW)
+        self._finish = redis.register_script(_FINISH)
+        self._release = redis.register_script(_RELEASE)
+
+    async def request(self, account: str, now_ms: int) -> None:
+        """Ask for a sync now: one write, durable once Redis acknowledges it."""
+        await self._redis.zadd(SYNC_DUE, {account: now_ms}, lt=True)
+
+    async def request_many(self, accounts: Iterable[str], now_ms: int) -> None:
+        mapping = dict.fromkeys(accounts, now_ms)
+        if mapping:
+            await self._redis.zadd(SYNC_DUE, mapping, lt=True)
+
+    async def schedule_if_absent(self, account: str, at_ms: int) -> None:
+        """Put an account on the schedule unless it is already there (worker start-up)."""
+        await self._redis.zadd(SYNC_DUE, {account: at_ms}, nx=True)
+
+    async def forget(self, accounts: Iterable[str]) -> None:
+        names = list(accounts)
+        if names:
+            await self._redis.zrem(SYNC_DUE, *names)
+
+    async def due_accounts(self, now_ms: int) -> list[str]:
+        members = await self._redis.zrangebyscore(SYNC_DUE, "-inf", now_ms)
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    async def claim(self, now_ms: int, lease_ms: int, limit: int, token_prefix: str) -> list[Claim]:
+        if limit <= 0:
+            return []
+        reply = await self._claim(keys=[SYNC_DUE], args=[now_ms, lease_ms, limit, token_prefix, _LOCK_PREFIX])
+        items = [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
+        return [Claim(items[i], items[i + 1], now_ms + lease_ms) for i in range(0, len(items), 2)]
+
+    async def renew(self, claim: Claim, now_ms: int, lease_ms: int) -> Claim | None:
+        """Extend the lease; None when the claim was lost (its lease ran out and another worker took it)."""
+        new_end = now_ms + lease_ms
+        owned = await self._renew(
+            keys=[SYNC_DUE, sync_lock(claim.account)],
+            args=[claim.account, claim.token, lease_ms, _score_text(claim.lease_end_ms), new_end],
+        )
+        return Claim(claim.account, claim.token, new_end) if owned else None
+
+    async def finish(self, claim: Claim, next_due_ms: int | None) -> bool:
+        """Release the account. Unless a trigger arrived meanwhile, schedule the next poll (or none)."""
+        owned = await self._finish(
+            keys=[SYNC_DUE, sync_lock(claim.account)],
+            args=[
+                claim.account,
+                claim.token,
+                _score_text(claim.lease_end_ms),
+                "" if next_due_ms is None else next_due_ms,
+            ],
+        )
+        return bool(owned)
+
+    async def release(self, claim: Claim, now_ms: int) -> None:
+        """Give the account back unfinished (shutdown): due again at once, for any worker."""
+        await self._release(keys=[SYNC_DUE, sync_lock(claim.account)], args=[claim.account, claim.token, now_ms])

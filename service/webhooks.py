@@ -1,0 +1,72 @@
+"""`POST /webhooks/{account}`: the callback hot path. Parse, verify with `contracts`, one durable write."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import structlog
+from redis.exceptions import RedisError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from contracts.errors import CallbackError
+from contracts.registry import provider_for
+from contracts.wire import CallbackRequest
+from service.deps import WebDeps
+from service.responses import JSON, error
+
+log = structlog.get_logger("relay.webhooks")
+
+MAX_BODY_BYTES = 256 * 1024
+_ACCEPTED = JSON({"status": "accepted"}, status_code=202).body
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than `limit` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def receive_callback(request: Request) -> Response:
+    deps: WebDeps = request.app.state.deps
+    name = request.path_params["account"]
+    account = deps.settings.accounts.get(name)
+    structlog.contextvars.bind_contextvars(account=name)
+    if account is None:
+        return error(404, "unknown_account")
+    try:
+        body = await read_body(request)
+    except BodyTooLarge:
+        return error(413, "body_too_large", f"the limit is {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        return error(400, "incomplete_body")
+    callback = CallbackRequest(headers=dict(request.headers), query=dict(request.query_params), body=body)
+    try:
+        hint = provider_for(account.provider).verify_callback(account, callback, datetime.now(UTC))
+    except CallbackError as exc:
+        log.info("callback_refused", status=exc.http_status, reason=str(exc))
+        return error(exc.http_status or 400, "refused", str(exc))
+    except Exception:  # whatever the input, never a 500: a verifier bug refuses the callback
+        log.exception("callback_verifier_failed")
+        return error(400, "malformed")
+    try:
+        await deps.schedule.request(name, int(time.time() * 1000))
+    except RedisError as exc:
+        log.warning("callback_not_queued", error=type(exc).__name__)
+        return error(503, "queue_unavailable", headers={"retry-after": "5"})
+    log.debug("callback_accepted", invoice_id=hint.invoice_id)
+    return Response(_ACCEPTED, status_code=202, media_type="application/json")

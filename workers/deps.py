@@ -1,0 +1,46 @@
+"""What a worker process shares between its jobs, built once at start-up and kept in arq's `ctx`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from redis.asyncio import Redis
+
+from contracts.wire import HttpRequest, HttpResponse
+from service.account_state import AccountStates
+from service.config import Settings
+from service.eventlog import EventLog
+from service.scheduling import SyncSchedule
+from workers.provider_http import new_client, send
+from workers.sessions import Sessions
+
+
+@dataclass
+class WorkerDeps:
+    settings: Settings
+    redis: Redis
+    http: httpx.AsyncClient
+    schedule: SyncSchedule
+    eventlog: EventLog
+    states: AccountStates
+    sessions: Sessions
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
+        http = new_client()
+        return cls(
+            settings=settings,
+            redis=redis,
+            http=http,
+            schedule=SyncSchedule(redis),
+            eventlog=EventLog(redis),
+            states=AccountStates(redis),
+            sessions=Sessions(http),
+        )
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        return await send(self.http, request)
+
+    async def close(self) -> None:
+        await self.http.aclose()

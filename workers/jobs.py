@@ -1,0 +1,69 @@
+"""arq job functions."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import structlog
+
+from contracts.accounts import Account
+from service.account_state import AUTH_FAILED, OK, SyncReport
+from service.scheduling import Claim
+from workers.deps import WorkerDeps
+from workers.lease import LEASE_MS, LeaseHolder, LeaseLost, now_ms
+from workers.sync import run_sync
+
+log = structlog.get_logger("relay.jobs")
+
+#: After a failed sync: wait 5 s, doubling per consecutive failure, at most this long.
+MAX_ERROR_BACKOFF_S = 300.0
+#: After 401/403, do not ask again sooner than this: wrong credentials will not fix themselves quickly.
+AUTH_FAILED_RETRY_S = 600
+
+
+def next_due_ms(account: Account, report: SyncReport, failures: int, retry_after: float | None, now: int) -> int | None:
+    """When the account syncs next; None for "only on a trigger"."""
+    poll = account.poll_interval
+    if report.status == OK:
+        return now + poll * 1000 if poll else None
+    if report.status == AUTH_FAILED:
+        return now + max(poll, AUTH_FAILED_RETRY_S) * 1000 if poll else None
+    # A failed sync retries on its own even for trigger-only accounts: the trigger it served must not be lost.
+    delay = min(MAX_ERROR_BACKOFF_S, 5.0 * 2 ** max(0, failures - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+    if poll:
+        delay = min(delay, float(poll))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return now + int(delay * 1000)
+
+
+async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease_end_ms: int) -> dict[str, Any]:
+    """Run one claimed sync of `account_name`; the claim (token, lease) comes from the dispatcher."""
+    deps: WorkerDeps = ctx["deps"]
+    structlog.contextvars.bind_contextvars(account=account_name, job_id=ctx.get("job_id"))
+    claim = await deps.schedule.renew(Claim(account_name, token, lease_end_ms), now_ms(), LEASE_MS)
+    if claim is None:
+        # A re-run of a job whose claim has since been released or taken over: nothing to do.
+        return {"status": "stale"}
+    account = deps.settings.accounts.get(account_name)
+    if account is None:
+        log.warning("sync_unknown_account")
+        await deps.schedule.finish(claim, None)
+        return {"status": "unknown_account"}
+    holder = LeaseHolder(deps.schedule, claim)
+    baseline_done = await deps.states.baseline_done(account.name)
+    try:
+        report, retry_after = await holder.run(
+            run_sync(account, deps.send, deps.sessions, deps.eventlog, baseline_done=baseline_done)
+        )
+    except LeaseLost:
+        return {"status": "lease_lost"}
+    except asyncio.CancelledError:
+        # Shutdown: hand the account back so that any worker syncs it again right away.
+        await asyncio.shield(deps.schedule.release(holder.claim, now_ms()))
+        raise
+    failures = await deps.states.record(account.name, report)
+    await deps.schedule.finish(holder.claim, next_due_ms(account, report, failures, retry_after, now_ms()))
+    return {"status": report.status, "records": report.records, "events": report.events, "skipped": report.skipped}

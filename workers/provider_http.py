@@ -1,0 +1,37 @@
+"""Sending `contracts` requests to providers over one shared httpx client per worker process."""
+
+from __future__ import annotations
+
+import httpx
+
+from contracts.errors import ProviderTransient
+from contracts.wire import HttpRequest, HttpResponse
+
+#: Seconds: a provider that has not answered a list page in this time is treated as down for now.
+REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def new_client() -> httpx.AsyncClient:
+    # Redirects are not followed: a provider API that redirects is misconfigured, and following would
+    # send credentials to wherever it points.
+    return httpx.AsyncClient(
+        timeout=REQUEST_TIMEOUT,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"user-agent": "invoice-relay"},
+    )
+
+
+async def send(client: httpx.AsyncClient, request: HttpRequest) -> HttpResponse:
+    """Network failures become `ProviderTransient`. Messages use `log_url` only: URLs may hold keys."""
+    try:
+        response = await client.request(request.method, request.url, headers=request.headers, content=request.body)
+    except httpx.TimeoutException as exc:
+        raise ProviderTransient(f"timeout calling {request.method} {request.log_url}") from exc
+    except httpx.TransportError as exc:
+        raise ProviderTransient(f"{type(exc).__name__} calling {request.method} {request.log_url}") from exc
+    return HttpResponse(
+        status=response.status_code,
+        headers={name.lower(): value for name, value in response.headers.items()},
+        body=response.content,
+    )

@@ -1,0 +1,32 @@
+"""Login sessions for providers that need one (ISP CRM with username and password), kept per process."""
+
+from __future__ import annotations
+
+import httpx
+
+from contracts.accounts import Account
+from contracts.provider import Provider
+from workers.provider_http import send
+
+
+class Sessions:
+    """Session tokens by account name. A 401 on the list endpoint drops the token: the next use logs in."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+        self._tokens: dict[str, str] = {}
+
+    async def token(self, account: Account, provider: Provider) -> str | None:
+        if provider.login_request is None or provider.parse_login is None or not account.logs_in:
+            return None
+        cached = self._tokens.get(account.name)
+        if cached is not None:
+            return cached
+        response = await send(self._client, provider.login_request(account))
+        token = provider.parse_login(response)
+        self._tokens[account.name] = token
+        return token
+
+    def drop(self, account: Account) -> bool:
+        """Forget the account's token; True when there was one to forget (so logging in again can help)."""
+        return self._tokens.pop(account.name, None) is not None

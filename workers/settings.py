@@ -1,0 +1,84 @@
+"""The worker process: `arq workers.settings.WorkerSettings` (the Procfile's `worker`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+from typing import Any
+
+import orjson
+import structlog
+from arq.connections import RedisSettings
+from arq.worker import func
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from service.config import load_settings
+from service.logging import configure_logging
+from workers.deps import WorkerDeps
+from workers.dispatch import Dispatcher
+from workers.jobs import sync_account
+from workers.lease import now_ms
+
+log = structlog.get_logger("relay.worker")
+
+#: A sync of a very large account may take minutes; past this arq cancels it (and the lease runs out).
+SYNC_JOB_TIMEOUT_S = 900
+
+
+def redis_settings(url: str) -> RedisSettings:
+    """arq's Redis settings, retrying forever through an outage: the worker waits for Redis to return
+    instead of exiting (arq's main loop exits on a connection error otherwise)."""
+    return dataclasses.replace(
+        RedisSettings.from_dsn(url),
+        conn_retries=60,
+        conn_retry_delay=1,
+        retry_on_timeout=True,
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1),
+    )
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = load_settings()
+    configure_logging(settings.secrets())
+    deps = WorkerDeps.build(settings, ctx["redis"])
+    ctx["deps"] = deps
+    now = now_ms()
+    for account in settings.accounts.values():
+        if account.poll_interval:
+            await deps.schedule.schedule_if_absent(account.name, now)
+    ctx["dispatcher"] = asyncio.create_task(Dispatcher(deps.schedule, ctx["redis"]).run_forever())
+    log.info("worker_started", accounts=len(settings.accounts))
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    task = ctx.get("dispatcher")
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    deps: WorkerDeps | None = ctx.get("deps")
+    if deps is not None:
+        await deps.close()
+    log.info("worker_stopped")
+
+
+class WorkerSettings:
+    functions = [func(sync_account, name="sync_account", timeout=SYNC_JOB_TIMEOUT_S, keep_result=0, max_tries=3)]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = redis_settings(os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
+    # Jobs carry only JSON: pickle would let anyone who can write to Redis run code in the worker.
+    job_serializer = orjson.dumps
+    job_deserializer = orjson.loads
+    # arq's default 0.5 s poll adds ~250 ms median per hop; 20 ms keeps a trigger-to-sync hop short.
+    poll_delay = 0.02
+    max_jobs = 20
+    keep_result = 60
+    health_check_interval = 10
+    job_timeout = SYNC_JOB_TIMEOUT_S

@@ -1,0 +1,172 @@
+"""One sync of one account: read the provider's list end to end, translate, compare, record changes.
+
+Memory is bounded by one page: each page is translated, compared with its stored snapshots (one HMGET)
+and committed (one script) before the next page is requested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from contracts.accounts import Account
+from contracts.changes import Snapshot, detect_change
+from contracts.errors import ProviderAuthFailed, ProviderError, ProviderTransient, RecordError
+from contracts.model import Invoice, Status
+from contracts.paging import Pager
+from contracts.provider import Provider
+from contracts.registry import provider_for
+from contracts.wire import HttpRequest, HttpResponse
+from service.account_state import AUTH_FAILED, ERROR, OK, SyncReport
+from service.eventlog import EventLog, PendingChange
+from workers.sessions import Sessions
+
+log = structlog.get_logger("relay.sync")
+
+#: Attempts of one page request before the sync gives up and reschedules itself.
+PAGE_ATTEMPTS = 4
+#: The longest wait a sync sits through inline; a longer Retry-After ends the sync and reschedules it.
+MAX_INLINE_WAIT = 10.0
+
+Sender = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+@dataclass
+class SyncCounts:
+    pages: int = 0
+    records: int = 0
+    skipped: int = 0
+    changes: int = 0
+    events: int = 0
+    conflicts: int = 0
+
+
+class SyncFailed(Exception):
+    """The sync stopped early; `report_status` says how to show it, `retry_after` when to try again."""
+
+    def __init__(self, message: str, *, status: str, retry_after: float | None = None) -> None:
+        self.report_status = status
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - jitter, not security
+
+
+async def fetch_page(pager: Pager, request: HttpRequest, send: Sender) -> list[object]:
+    """One page, retrying transient failures with backoff and honouring a short Retry-After."""
+    for attempt in range(PAGE_ATTEMPTS):
+        try:
+            return pager.feed(await send(request))
+        except ProviderTransient as exc:
+            asked = exc.delay(datetime.now(UTC))
+            last = attempt == PAGE_ATTEMPTS - 1
+            if last or (asked is not None and asked > MAX_INLINE_WAIT):
+                raise SyncFailed(str(exc), status=ERROR, retry_after=asked) from exc
+            wait = asked if asked is not None else backoff(attempt)
+            log.info("provider_retry", error=str(exc), attempt=attempt + 1, wait_s=round(wait, 3))
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def translate_page(account: Account, provider: Provider, records: list[object], counts: SyncCounts) -> list[Invoice]:
+    invoices = []
+    for record in records:
+        try:
+            invoices.append(provider.translate(account, record))
+        except RecordError as exc:
+            counts.skipped += 1
+            log.warning("record_skipped", field=exc.field, record_id=exc.record_id, error=str(exc))
+    counts.records += len(records)
+    return invoices
+
+
+async def record_page(
+    eventlog: EventLog, account: Account, invoices: list[Invoice], *, silent: bool, counts: SyncCounts
+) -> None:
+    stored = await eventlog.snapshots(account.name, [invoice.invoice_id for invoice in invoices])
+    observed_at = datetime.now(UTC)
+    pending = []
+    for invoice, expected in zip(invoices, stored, strict=True):
+        previous = Snapshot.decode(expected) if expected else None
+        change = detect_change(previous, invoice, observed_at=observed_at, silent=silent)
+        if change is None:
+            continue
+        if invoice.status is Status.UNKNOWN:
+            log.warning("unknown_provider_status", invoice=invoice.key, provider_status=invoice.provider_status)
+        pending.append(PendingChange(invoice.invoice_id, expected, change))
+    result = await eventlog.commit(account.name, pending)
+    counts.changes += result.written
+    counts.events += result.logged
+    counts.conflicts += result.conflicts
+
+
+async def read_listing(
+    account: Account, send: Sender, sessions: Sessions, eventlog: EventLog, *, silent: bool, counts: SyncCounts
+) -> None:
+    provider = provider_for(account.provider)
+    relogged = False
+    while True:
+        try:
+            pager = provider.make_pager(account, datetime.now(UTC).date(), await sessions.token(account, provider))
+            while (request := pager.next_request()) is not None:
+                records = await fetch_page(pager, request, send)
+                counts.pages += 1
+                invoices = translate_page(account, provider, records, counts)
+                await record_page(eventlog, account, invoices, silent=silent, counts=counts)
+            return
+        except ProviderAuthFailed as exc:
+            # A login session may simply have expired: log in again once, then believe the provider.
+            if not relogged and sessions.drop(account):
+                relogged = True
+                log.info("provider_relogin")
+                continue
+            raise SyncFailed(str(exc), status=AUTH_FAILED) from exc
+
+
+async def run_sync(
+    account: Account, send: Sender, sessions: Sessions, eventlog: EventLog, *, baseline_done: bool
+) -> tuple[SyncReport, float | None]:
+    """Run one sync to its end; the report to store and, after a failure, the wait the provider asked for."""
+    silent = account.initial_sync == "baseline" and not baseline_done
+    counts = SyncCounts()
+    started = time.monotonic()
+    status, error, retry_after, complete = OK, None, None, False
+    try:
+        await read_listing(account, send, sessions, eventlog, silent=silent, counts=counts)
+        complete = True
+    except SyncFailed as exc:
+        status, error, retry_after = exc.report_status, str(exc), exc.retry_after
+    except ProviderError as exc:
+        status, error = (AUTH_FAILED if isinstance(exc, ProviderAuthFailed) else ERROR), str(exc)
+    log.info(
+        "sync_finished",
+        status=status,
+        error=error,
+        pages=counts.pages,
+        records=counts.records,
+        skipped=counts.skipped,
+        changes=counts.changes,
+        events=counts.events,
+        conflicts=counts.conflicts,
+        baseline=silent,
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )
+    report = SyncReport(
+        status=status,
+        finished_at=datetime.now(UTC),
+        error=error,
+        records=counts.records,
+        skipped=counts.skipped,
+        events=counts.events,
+        complete=complete,
+    )
+    return report, retry_after
