@@ -240,6 +240,8 @@ def _check_whsec(text: str, error: ConfigError) -> None:
     if not text.startswith("whsec_"):
         raise error
     try:
-        base64.b64decode(text.removeprefix("whsec_"), validate=True)
+        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise error from exc
+    if not key:  # "whsec_" alone: an empty HMAC key anyone could sign with
+        raise error

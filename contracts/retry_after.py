@@ -11,7 +11,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²", which isdigit() admits and float() refuses
         return float(text)
     try:
         moment = parsedate_to_datetime(text)

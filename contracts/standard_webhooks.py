@@ -52,7 +52,8 @@ def verify(headers: Mapping[str, str], body: bytes, key: bytes, *, now: datetime
     signatures = headers.get("webhook-signature", "")
     if not msg_id or not timestamp_text or not signatures:
         raise CallbackUnauthorized("missing Standard Webhooks headers")
-    if not timestamp_text.isdigit():
+    # isascii: str.isdigit() admits "²", which int() refuses; the length keeps int() and float() in range.
+    if not (timestamp_text.isascii() and timestamp_text.isdigit()) or len(timestamp_text) > 15:
         raise CallbackUnauthorized("webhook-timestamp is not a unix time")
     timestamp = int(timestamp_text)
     if abs(now.timestamp() - timestamp) > TOLERANCE_SECONDS:

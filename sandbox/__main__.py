@@ -37,7 +37,7 @@ def load_accounts(sb: Sandbox, path: Path) -> None:
         if not isinstance(spec, dict):
             raise Problem(400, f"[accounts.{name}] must be a table")
         try:
-            create_account(sb, {"name": name, **spec})
+            create_account(sb, {**spec, "name": name})  # the table's name is the account's
         except Problem as exc:
             raise Problem(exc.status, f"[accounts.{name}]: {exc.message}") from exc
 

@@ -24,7 +24,7 @@ from sandbox.callbacks import Outgoing
 from sandbox.errors import Problem
 from sandbox.generate import Weighted, naive_utc, stable_int
 from sandbox.provider import Provider, counted
-from sandbox.state import Account, AccountConfig, Invoice, Record, Sandbox
+from sandbox.state import Account, AccountConfig, Invoice, Record, Sandbox, to_micros
 
 T = TypeVar("T")
 
@@ -167,8 +167,8 @@ def parse_list_request(body: Mapping[str, Any]) -> tuple[date, date, int, int] |
     return bounds["start"], bounds["end"], offset, limit
 
 
-def _midnight(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+def _midnight(day: date) -> int:
+    return to_micros(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
 class CryptoCloud(Provider):
@@ -219,7 +219,7 @@ class CryptoCloud(Provider):
         usd = round(price * _FIAT_USD[fiat], 2)
         fee, fee_usd = round(price * FEE, 2), round(usd * FEE, 2)
         to_pay_usd = round(usd + fee_usd, 2)
-        order_id = str(account.next_serial())
+        order_id = str(rng.randrange(1000, 1_000_000))  # the merchant's own numbering
         project = stable_int(f"project/{account.seed}", 90_000) + 10_000
         back = f"?order_id={order_id}&invoice_uuid={key}"
         return {

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from sandbox.state import Account, Invoice
+from sandbox.state import Account, Invoice, Record, from_micros, to_micros
 
 if TYPE_CHECKING:
     from sandbox.provider import Provider
@@ -50,26 +50,36 @@ def random_amount(rng: random.Random) -> Decimal:
 
 
 def generate(provider: Provider, account: Account, count: int, seed: int, now: datetime) -> list[Invoice]:
-    """`count` invoices for `account`, oldest first."""
+    """`count` invoices for `account`, oldest first, their records built on first use."""
     rng = random.Random(seed)
+    now_us = to_micros(now)
     span_us = int(SPAN.total_seconds() * 1_000_000)
-    # Times are drawn and sorted first so sequential ids (ISP CRM, order ids) follow creation order.
+    # Times are drawn and sorted first so sequential ids (ISP CRM) follow creation order.
     offsets = sorted((rng.randrange(1, span_us) for _ in range(count)), reverse=True)
     history = [(kind, weight) for kind, weight in HISTORY if kind == "open" or kind in provider.transitions]
     kinds = rng.choices([k for k, _ in history], weights=[w for _, w in history], k=count)
     taken: set[str] = set()
     invoices: list[Invoice] = []
     for offset, kind in zip(offsets, kinds, strict=True):
-        created = now - timedelta(microseconds=offset)
         key = provider.fresh_id(account, rng, taken.__contains__)
         taken.add(key)
-        rec = provider.build(account, key, rng, created, random_amount(rng))
-        if kind != "open":
-            at = created + (now - created) * rng.random()
-            provider.transition(account, rec, kind, rng, at)
-            provider.touched(rec, at)
-        invoices.append(Invoice(key, created, rec))
+        created = now_us - offset
+        # Each record gets its own seed, so building it later, in any order, gives the same bytes.
+        recipe = functools.partial(
+            _build, provider, account, key=key, seed=rng.getrandbits(64), created=created, kind=kind, now=now_us
+        )
+        invoices.append(Invoice(key, created, recipe=recipe))
     return invoices
+
+
+def _build(provider: Provider, account: Account, *, key: str, seed: int, created: int, kind: str, now: int) -> Record:
+    rng = random.Random(seed)
+    rec = provider.build(account, key, rng, from_micros(created), random_amount(rng))
+    if kind != "open":
+        at = from_micros(created + int((now - created) * rng.random()))
+        provider.transition(account, rec, kind, rng, at)
+        provider.touched(rec, at)
+    return rec
 
 
 class Weighted(Generic[T]):

@@ -76,6 +76,9 @@ class IspCrm(Provider):
             found.add(f"token:{config.token}")
         return found
 
+    def describe(self, account: Account) -> dict[str, Any]:
+        return {"subscriber_id": self.subscriber_id(account)}
+
     def subscriber_id(self, account: Account) -> int:
         return 1000 + stable_int(f"ispcrm/subscriber/{account.seed}", 9000)
 

@@ -22,7 +22,7 @@ from sandbox.callbacks import Delivery, Outgoing, record, send_in_background
 from sandbox.errors import Problem
 from sandbox.faults import truncate
 from sandbox.generate import random_amount
-from sandbox.state import Account, AccountConfig, Invoice, Record, Sandbox
+from sandbox.state import Account, AccountConfig, Invoice, Record, Sandbox, to_micros
 
 # Operator actions that move an invoice through the provider's life cycle.
 TRANSITIONS = ("pay", "partial", "overpay", "cancel", "expire", "refund")
@@ -48,6 +48,10 @@ class Provider:
     def identities(self, config: AccountConfig) -> set[str]:
         """Credentials that pick this account out of the provider's accounts; they must not be shared."""
         return set()
+
+    def describe(self, account: Account) -> dict[str, Any]:
+        """Derived facts worth showing with the account (what a test needs but did not set)."""
+        return {}
 
     # --- records -------------------------------------------------------------------------------
 
@@ -151,7 +155,7 @@ class Provider:
         rec = self.build(account, key, rng, created, amount or random_amount(rng))
         if status is not None:
             rec["status"] = status
-        invoice = Invoice(key, created, rec)
+        invoice = Invoice(key, to_micros(created), record=rec)
         account.book.add(invoice)
         self._announce(sb, account, invoice, None, "create")
         return invoice

@@ -114,6 +114,9 @@ class SimplePay(Provider):
     def identities(self, config: AccountConfig) -> set[str]:
         return {f"api_key:{config.api_key}"}
 
+    def describe(self, account: Account) -> dict[str, Any]:
+        return {"app_id": self.app_id(account)}
+
     def app_id(self, account: Account) -> str:
         return account.config.app_id or stable_uuid(f"simplepay/app/{account.seed}")
 

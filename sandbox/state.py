@@ -9,7 +9,7 @@ import logging
 import random
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, overload
 
 from sandbox import jsonio
@@ -24,18 +24,50 @@ log = logging.getLogger("sandbox")
 Record = dict[str, Any]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch: exact, unlike a float timestamp."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
 class Invoice:
-    """One provider record and its JSON bytes, rendered once and again only after a change."""
+    """One provider record and its JSON bytes, rendered once and again only after a change.
 
-    __slots__ = ("_json", "created", "key", "record")
+    A generated record may start as a recipe and be built on first use: 100,000 invoices are then
+    ready in well under a second, and each is built exactly once, whatever the order of access.
+    """
 
-    def __init__(self, key: str, created: datetime, record: Record) -> None:
+    __slots__ = ("_json", "_recipe", "_record", "created", "key")
+
+    def __init__(
+        self,
+        key: str,
+        created: int,
+        record: Record | None = None,
+        recipe: Callable[[], Record] | None = None,
+    ) -> None:
+        if (record is None) == (recipe is None):
+            raise ValueError("an invoice needs a record or a recipe, not both")
         self.key = key
-        # The sort key, fixed at creation: a raw override of the record's date field is the provider
-        # lying about it, it does not move the invoice in the provider's own ordering.
-        self.created = created.timestamp()
-        self.record = record
+        # The sort key (epoch microseconds), fixed at creation: a raw override of the record's date
+        # field is the provider lying about it, it does not move the invoice in the provider's order.
+        self.created = created
+        self._record = record
+        self._recipe = recipe
         self._json: bytes | None = None
+
+    @property
+    def record(self) -> Record:
+        if self._record is None:
+            assert self._recipe is not None
+            self._record, self._recipe = self._recipe(), None
+        return self._record
 
     def json(self) -> bytes:
         if self._json is None:
@@ -51,10 +83,10 @@ class Invoice:
 
     @property
     def created_at(self) -> datetime:
-        return datetime.fromtimestamp(self.created, UTC)
+        return from_micros(self.created)
 
 
-def _created(invoice: Invoice) -> float:
+def _created(invoice: Invoice) -> int:
     return invoice.created
 
 
@@ -133,8 +165,8 @@ class InvoiceBook:
     def newest_first(self) -> NewestFirst:
         return NewestFirst(self._items, 0, len(self._items))
 
-    def between(self, start: float, end: float) -> NewestFirst:
-        """Invoices created in [start, end) (epoch seconds), newest first."""
+    def between(self, start: int, end: int) -> NewestFirst:
+        """Invoices created in [start, end) (epoch microseconds), newest first."""
         lo = bisect.bisect_left(self._items, start, key=_created)
         hi = bisect.bisect_left(self._items, end, key=_created)
         return NewestFirst(self._items, lo, max(lo, hi))
@@ -184,7 +216,7 @@ class Account:
     faults: Faults
     book: InvoiceBook = field(default_factory=InvoiceBook)
     stats: Stats = field(default_factory=Stats)
-    serial: int = 0  # the last sequential number handed out (order ids, ISP CRM invoice ids)
+    serial: int = 0  # the last sequential number handed out (ISP CRM invoice ids)
 
     def next_serial(self) -> int:
         self.serial += 1
@@ -198,6 +230,7 @@ class Account:
             "seed": self.seed,
             "invoices": len(self.book),
             **settings,
+            **self.provider.describe(self),
         }
 
 

@@ -24,6 +24,11 @@ class Settings:
     delivery_timeout: float = 15.0
     port: int = 8000
     accounts_file: str = "accounts.toml"
+    #: How long a worker owns an account's sync without renewing: a killed worker's account is taken over
+    #: after at most this long.
+    sync_lease: float = 30.0
+    #: Seconds one provider request may take before it counts as a (retryable) timeout.
+    provider_timeout: float = 30.0
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for log redaction."""
@@ -46,6 +51,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         delivery_timeout=_positive_float(env, "RELAY_DELIVERY_TIMEOUT", 15.0),
         port=_port(env.get("PORT", "8000")),
         accounts_file=accounts_file,
+        sync_lease=_positive_float(env, "RELAY_SYNC_LEASE", 30.0),
+        provider_timeout=_positive_float(env, "RELAY_PROVIDER_TIMEOUT", 30.0),
     )
 
 

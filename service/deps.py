@@ -12,6 +12,7 @@ from service.account_state import AccountStates
 from service.config import Settings
 from service.eventlog import EventLog
 from service.scheduling import SyncSchedule
+from service.trigger_batch import TriggerBatcher
 
 
 @dataclass
@@ -21,6 +22,7 @@ class WebDeps:
     schedule: SyncSchedule
     eventlog: EventLog
     states: AccountStates
+    triggers: TriggerBatcher
 
     @classmethod
     def build(cls, settings: Settings) -> WebDeps:
@@ -41,6 +43,7 @@ class WebDeps:
             schedule=SyncSchedule(redis),
             eventlog=EventLog(redis),
             states=AccountStates(redis),
+            triggers=TriggerBatcher(redis),
         )
 
     async def close(self) -> None:

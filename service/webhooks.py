@@ -64,7 +64,7 @@ async def receive_callback(request: Request) -> Response:
         log.exception("callback_verifier_failed")
         return error(400, "malformed")
     try:
-        await deps.schedule.request(name, int(time.time() * 1000))
+        await deps.triggers.request(name, int(time.time() * 1000))
     except RedisError as exc:
         log.warning("callback_not_queued", error=type(exc).__name__)
         return error(503, "queue_unavailable", headers={"retry-after": "5"})

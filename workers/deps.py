@@ -28,7 +28,7 @@ class WorkerDeps:
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
-        http = new_client()
+        http = new_client(settings.provider_timeout)
         return cls(
             settings=settings,
             redis=redis,
@@ -38,6 +38,10 @@ class WorkerDeps:
             states=AccountStates(redis),
             sessions=Sessions(http),
         )
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.settings.sync_lease * 1000)
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         return await send(self.http, request)

@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from service.scheduling import SyncSchedule
-from workers.lease import LEASE_MS, now_ms
+from workers.lease import now_ms
 
 log = structlog.get_logger("relay.dispatch")
 
@@ -25,9 +25,10 @@ CLAIM_BATCH = 16
 
 
 class Dispatcher:
-    def __init__(self, schedule: SyncSchedule, queue: ArqRedis) -> None:
+    def __init__(self, schedule: SyncSchedule, queue: ArqRedis, lease_ms: int) -> None:
         self._schedule = schedule
         self._queue = queue
+        self._lease_ms = lease_ms
 
     async def run_forever(self) -> None:
         while True:
@@ -41,7 +42,7 @@ class Dispatcher:
                 await asyncio.sleep(DISPATCH_INTERVAL_S)
 
     async def dispatch_once(self) -> int:
-        claims = await self._schedule.claim(now_ms(), LEASE_MS, CLAIM_BATCH, uuid.uuid4().hex)
+        claims = await self._schedule.claim(now_ms(), self._lease_ms, CLAIM_BATCH, uuid.uuid4().hex)
         for claim in claims:
             # A unique job id per claim: arq refuses a repeated id for as long as it keeps a result.
             await self._queue.enqueue_job(

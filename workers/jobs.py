@@ -12,7 +12,7 @@ from contracts.accounts import Account
 from service.account_state import AUTH_FAILED, OK, SyncReport
 from service.scheduling import Claim
 from workers.deps import WorkerDeps
-from workers.lease import LEASE_MS, LeaseHolder, LeaseLost, now_ms
+from workers.lease import LeaseHolder, LeaseLost, now_ms
 from workers.sync import run_sync
 
 log = structlog.get_logger("relay.jobs")
@@ -21,6 +21,9 @@ log = structlog.get_logger("relay.jobs")
 MAX_ERROR_BACKOFF_S = 300.0
 #: After 401/403, do not ask again sooner than this: wrong credentials will not fix themselves quickly.
 AUTH_FAILED_RETRY_S = 600
+#: An account this worker's configuration lacks is put back this far, not dropped: during a rolling
+#: deploy another worker may know it. A removed account costs one no-op job per interval.
+UNKNOWN_ACCOUNT_RETRY_MS = 60_000
 
 
 def next_due_ms(account: Account, report: SyncReport, failures: int, retry_after: float | None, now: int) -> int | None:
@@ -43,16 +46,17 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
     """Run one claimed sync of `account_name`; the claim (token, lease) comes from the dispatcher."""
     deps: WorkerDeps = ctx["deps"]
     structlog.contextvars.bind_contextvars(account=account_name, job_id=ctx.get("job_id"))
-    claim = await deps.schedule.renew(Claim(account_name, token, lease_end_ms), now_ms(), LEASE_MS)
+    lease_ms = deps.lease_ms
+    claim = await deps.schedule.renew(Claim(account_name, token, lease_end_ms), now_ms(), lease_ms)
     if claim is None:
         # A re-run of a job whose claim has since been released or taken over: nothing to do.
         return {"status": "stale"}
     account = deps.settings.accounts.get(account_name)
     if account is None:
         log.warning("sync_unknown_account")
-        await deps.schedule.finish(claim, None)
+        await deps.schedule.finish(claim, now_ms() + UNKNOWN_ACCOUNT_RETRY_MS)
         return {"status": "unknown_account"}
-    holder = LeaseHolder(deps.schedule, claim)
+    holder = LeaseHolder(deps.schedule, claim, lease_ms)
     baseline_done = await deps.states.baseline_done(account.name)
     try:
         report, retry_after = await holder.run(

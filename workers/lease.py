@@ -14,11 +14,6 @@ from service.scheduling import Claim, SyncSchedule
 T = TypeVar("T")
 log = structlog.get_logger("relay.lease")
 
-#: A claim's lease. Long enough to ride out a slow page, short enough that a killed worker's account
-#: is taken over quickly.
-LEASE_MS = 30_000
-RENEW_EVERY_S = 10.0
-
 
 class LeaseLost(Exception):
     """Another worker took the account over (this one stalled past its lease)."""
@@ -29,18 +24,20 @@ def now_ms() -> int:
 
 
 class LeaseHolder:
-    def __init__(self, schedule: SyncSchedule, claim: Claim) -> None:
+    def __init__(self, schedule: SyncSchedule, claim: Claim, lease_ms: int) -> None:
         self.schedule = schedule
         self.claim = claim
+        self.lease_ms = lease_ms
 
     async def run(self, work: Awaitable[T]) -> T:
         task = asyncio.ensure_future(work)
         try:
             while True:
-                done, _ = await asyncio.wait({task}, timeout=RENEW_EVERY_S)
+                # Renew at a third of the lease: two renewals can fail before the lease runs out.
+                done, _ = await asyncio.wait({task}, timeout=self.lease_ms / 3000)
                 if done:
                     return task.result()
-                renewed = await self.schedule.renew(self.claim, now_ms(), LEASE_MS)
+                renewed = await self.schedule.renew(self.claim, now_ms(), self.lease_ms)
                 if renewed is None:
                     log.warning("lease_lost", account=self.claim.account)
                     task.cancel()

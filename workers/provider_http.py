@@ -7,15 +7,12 @@ import httpx
 from contracts.errors import ProviderTransient
 from contracts.wire import HttpRequest, HttpResponse
 
-#: Seconds: a provider that has not answered a list page in this time is treated as down for now.
-REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
-
-def new_client() -> httpx.AsyncClient:
+def new_client(timeout: float) -> httpx.AsyncClient:
     # Redirects are not followed: a provider API that redirects is misconfigured, and following would
     # send credentials to wherever it points.
     return httpx.AsyncClient(
-        timeout=REQUEST_TIMEOUT,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         follow_redirects=False,
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"user-agent": "invoice-relay"},

@@ -52,7 +52,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     for account in settings.accounts.values():
         if account.poll_interval:
             await deps.schedule.schedule_if_absent(account.name, now)
-    ctx["dispatcher"] = asyncio.create_task(Dispatcher(deps.schedule, ctx["redis"]).run_forever())
+    ctx["dispatcher"] = asyncio.create_task(Dispatcher(deps.schedule, ctx["redis"], deps.lease_ms).run_forever())
     log.info("worker_started", accounts=len(settings.accounts))
 
 

@@ -64,7 +64,10 @@ def mutations(draw: st.DrawFn, record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: Decimal text as JSON can hold it: no leading zeros, optional fraction; up to 18 decimals (crypto).
-decimal_texts: st.SearchStrategy[str] = st.from_regex(r"-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?", fullmatch=True)
+#: Not "-0": as a JSON number that is the integer 0, whose sign is gone before any translator sees it.
+decimal_texts: st.SearchStrategy[str] = st.from_regex(r"-?(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?", fullmatch=True).filter(
+    lambda text: text != "-0"
+)
 
 
 def rendered(text: str) -> str:

@@ -181,7 +181,7 @@ def test_unknown_statuses_map_to_unknown_and_are_kept(provider_status: str) -> N
     ("changes", "field", "record_id"),
     [
         ({"sesid": None}, "sesid", None),
-        ({"sesid": ""}, "sesid", None),
+        ({"sesid": ""}, "sesid", ""),
         ({"sesid": ["s"]}, "sesid", None),
         ({"status": None}, "status", "sessionId"),
         ({"status": {"code": 1}}, "status", "sessionId"),

@@ -1,21 +1,32 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.support.relay import Sandbox, sandbox_process
 
-CC = {"api_key": "cc-api-key-e2e-0123456789", "secret_key": "cc-secret-key-e2e-0123456789-abcdefgh"}
-SP = {
-    "api_key": "sp-api-key-e2e-0123456789",
-    "app_id": "6f1f4c1e-8f43-4b8a-9f5b-2b8c2f1f0a11",
-    "webhook_secret": "whsec_" + base64.b64encode(b"sp-e2e-webhook-secret-32-bytes!!").decode(),
-}
-SMS = {"user_id": "user-e2e-1", "api_key": "sms-api-key-e2e-0123456789"}
-ISP = {"username": "isp-user", "password": "isp-password-e2e-0123"}
 NUDGE = "nudge-token-e2e-0123456789"
+PROVIDERS = {"cc": "cryptocloud", "sp": "simplepay", "sms": "smsonline", "isp": "ispcrm"}
+
+
+def credentials(provider: str, name: str) -> dict[str, str]:
+    """Credentials unique to one account: the sandbox tells accounts apart by them."""
+    if provider == "cryptocloud":
+        return {"api_key": f"cc-key-{name}-0123456789", "secret_key": f"cc-secret-{name}-0123456789abcdefghijkl"}
+    if provider == "simplepay":
+        secret = base64.b64encode(f"sp-webhook-{name}".encode().ljust(32, b"!")).decode()
+        return {
+            "api_key": f"sp-key-{name}-0123456789",
+            "app_id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
+            "webhook_secret": f"whsec_{secret}",
+        }
+    if provider == "smsonline":
+        return {"user_id": f"user-{name}", "api_key": f"sms-key-{name}-0123456789"}
+    return {"username": f"isp-user-{name}", "password": f"isp-password-{name}-0123"}
 
 
 @pytest.fixture(scope="module")
@@ -24,27 +35,33 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-def accounts_toml(sandbox_url: str, *, poll_interval: int = 0, initial_sync: str = "emit", prefix: str = "") -> str:
-    """Relay accounts for the four sandbox providers (sandbox accounts named `{prefix}cc`, `{prefix}sp`, ...)."""
+def account_table(
+    name: str, provider: str, sandbox_url: str, *, poll_interval: int = 0, initial_sync: str = "emit"
+) -> str:
+    fields: dict[str, Any] = {"provider": provider, "base_url": sandbox_url, **credentials(provider, name)}
+    if provider in ("smsonline", "ispcrm"):
+        fields["callback_token"] = NUDGE
+    if provider == "ispcrm":
+        fields["currency"] = "EUR"
+    lines = [f"[accounts.{name}]", *(f'{key} = "{value}"' for key, value in fields.items())]
+    lines += [f"poll_interval = {poll_interval}", f'initial_sync = "{initial_sync}"']
+    return "\n".join(lines) + "\n"
 
-    def table(name: str, provider: str, fields: dict[str, str]) -> str:
-        lines = [f"[accounts.{prefix}{name}]", f'provider = "{provider}"', f'base_url = "{sandbox_url}"']
-        lines += [f'{key} = "{value}"' for key, value in fields.items()]
-        lines += [f"poll_interval = {poll_interval}", f'initial_sync = "{initial_sync}"']
-        return "\n".join(lines)
 
-    return "\n\n".join(
-        [
-            table("cc", "cryptocloud", CC),
-            table("sp", "simplepay", SP),
-            table("sms", "smsonline", {**SMS, "callback_token": NUDGE}),
-            table("isp", "ispcrm", {**ISP, "currency": "EUR", "callback_token": NUDGE}),
-        ]
+def accounts_toml(sandbox_url: str, *, prefix: str, poll_interval: int = 0, initial_sync: str = "emit") -> str:
+    """Relay accounts `{prefix}cc`, `{prefix}sp`, `{prefix}sms`, `{prefix}isp` on the sandbox."""
+    return "\n".join(
+        account_table(prefix + short, provider, sandbox_url, poll_interval=poll_interval, initial_sync=initial_sync)
+        for short, provider in PROVIDERS.items()
     )
 
 
-def create_sandbox_accounts(sandbox: Sandbox, *, count: int, prefix: str = "", seed: int = 7) -> None:
-    sandbox.create_account(name=f"{prefix}cc", provider="cryptocloud", count=count, seed=seed, **CC)
-    sandbox.create_account(name=f"{prefix}sp", provider="simplepay", count=count, seed=seed, **SP)
-    sandbox.create_account(name=f"{prefix}sms", provider="smsonline", count=count, seed=seed, **SMS)
-    sandbox.create_account(name=f"{prefix}isp", provider="ispcrm", count=count, seed=seed, **ISP)
+def create_sandbox_account(
+    sandbox: Sandbox, name: str, provider: str, *, count: int, seed: int = 7, **extra: Any
+) -> None:
+    sandbox.create_account(name=name, provider=provider, count=count, seed=seed, **credentials(provider, name), **extra)
+
+
+def create_sandbox_accounts(sandbox: Sandbox, *, count: int, prefix: str, seed: int = 7) -> None:
+    for short, provider in PROVIDERS.items():
+        create_sandbox_account(sandbox, prefix + short, provider, count=count, seed=seed)

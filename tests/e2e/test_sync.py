@@ -66,14 +66,20 @@ def test_every_provider_end_to_end(sandbox: Sandbox, redis_url: str) -> None:
         # SimplePay with Standard Webhooks, then with X-Signature.
         target = next(i for i in sandbox.invoices("a1sp") if i["status"] == "active")
         sandbox.act("a1sp", target["id"], "cancel")
-        answer = sandbox.send_callback("a1sp", url=f"{relay.url}/webhooks/a1sp", invoice_id=target["id"], scheme="standard")
+        answer = sandbox.send_callback(
+            "a1sp", url=f"{relay.url}/webhooks/a1sp", invoice_id=target["id"], scheme="standard"
+        )
         assert answer["status_code"] == 202, answer
         canceled = by_invoice(wait_events(relay, "a1sp", 13))[target["id"]]
         assert canceled[-1]["type"] == "invoice.canceled"
 
         # SMSOnline and ISP CRM: no provider callbacks; a nudge from the operator's systems.
         for name, action, expected in (("a1sms", "pay", "invoice.paid"), ("a1isp", "pay", "invoice.paid")):
-            pending = next(i for i in sandbox.invoices(name) if i["status"].lower() in ("pending", "process", "check", "confirm_check", "unpaid", "created"))
+            pending = next(
+                i
+                for i in sandbox.invoices(name)
+                if i["status"].lower() in ("pending", "process", "check", "confirm_check", "unpaid", "created")
+            )
             sandbox.act(name, pending["id"], action)
             nudge = relay.http.post(f"/webhooks/{name}", headers={"authorization": f"Bearer {NUDGE}"})
             assert nudge.status_code == 202

@@ -46,7 +46,9 @@ async def log_events(redis: Redis, account: str, count: int) -> None:
     ("POST", "/sync"), ("POST", "/accounts/shop/sync"), ("GET", "/accounts"), ("GET", "/events"), ("GET", "/events/x"),
 ])  # fmt: skip
 @pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic admin-token-for-tests"])
-async def test_admin_api_needs_the_token(client: httpx.AsyncClient, method: str, path: str, authorization: str | None) -> None:
+async def test_admin_api_needs_the_token(
+    client: httpx.AsyncClient, method: str, path: str, authorization: str | None
+) -> None:
     headers = {"authorization": authorization} if authorization else {}
     response = await client.request(method, path, headers=headers)
     assert response.status_code == 401
@@ -83,7 +85,9 @@ async def test_accounts(client: httpx.AsyncClient, admin: dict[str, str], redis:
     }
 
 
-async def test_event_log_paging_filters_and_lookup(client: httpx.AsyncClient, admin: dict[str, str], redis: Redis) -> None:
+async def test_event_log_paging_filters_and_lookup(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
     await log_events(redis, "shop", 25)
     await log_events(redis, "sp", 5)
     seen: list[dict[str, object]] = []
@@ -114,5 +118,7 @@ async def test_event_log_paging_filters_and_lookup(client: httpx.AsyncClient, ad
 
 
 @pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "1001"}, {"limit": "x"}, {"after": "not-a-cursor!"}])
-async def test_event_log_bad_parameters(client: httpx.AsyncClient, admin: dict[str, str], params: dict[str, str]) -> None:
+async def test_event_log_bad_parameters(
+    client: httpx.AsyncClient, admin: dict[str, str], params: dict[str, str]
+) -> None:
     assert (await client.get("/events", params=params, headers=admin)).status_code == 400

@@ -103,7 +103,9 @@ async def test_simplepay_x_signature(client: httpx.AsyncClient, redis: Redis) ->
     ({"authorization": "Bearer wrong"}, "", 401),
     ({}, "", 401),
 ])  # fmt: skip
-async def test_nudges(client: httpx.AsyncClient, redis: Redis, headers: dict[str, str], query: str, status: int) -> None:
+async def test_nudges(
+    client: httpx.AsyncClient, redis: Redis, headers: dict[str, str], query: str, status: int
+) -> None:
     response = await client.post(f"/webhooks/sms{query}", headers=headers)
     assert response.status_code == status
     assert await queued(redis) == (["sms"] if status == 202 else [])
