@@ -1,6 +1,9 @@
 """CryptoCloud v2: the merchant invoice list, its records, and the JWT-signed postback.
 
 Sources: the list page (`shared/seeds/cryptocloud-invoice-list.txt`) and `shared/notes/providers.md`.
+The page names the endpoint `merchant/info` once and `merchant/list` in its curl example: `list` is the
+list (`info` takes invoice ids). Where the sources leave a fact open, the comment at the spot where the
+code decides says which readings it handles.
 """
 
 from __future__ import annotations
@@ -122,6 +125,8 @@ class ListPager:
         ):
             self._done = True
         elif self._pages >= MAX_PAGES:
+            # Raised, not ended quietly: a listing cut short must show as a failed sync. This page's
+            # records are read again by the next sync.
             raise ProviderTransient(f"{NAME} listing did not end after {MAX_PAGES} pages")
         return fresh
 
@@ -224,6 +229,9 @@ def verify_callback(account: Account, request: CallbackRequest, now: datetime) -
         raise CallbackUnauthorized("postback without a token")
     claims = verify_hs256(token, account.secret_key.encoded(), now=now)
     # The unsigned `invoice_id` is good enough for a hint: it only makes the relay re-read the list.
+    # The token's `id` claim is seen in the wild but undocumented; it is read as the invoice id, with or
+    # without the prefix. Were it something else, the hint would name a wrong invoice, which costs nothing.
+    # (An `x-cryptocloud-signature` header some third-party SDKs describe is not in the docs: ignored.)
     return CallbackHint(invoice_id=_hint_id(fields.get("invoice_id")) or _hint_id(claims.get("id")))
 
 

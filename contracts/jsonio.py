@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 
-
 #: The integers orjson can write; longer ones are kept as `Decimal` so that they can be written back.
 _MIN_INTEGER = -(2**63)
 _MAX_INTEGER = 2**64 - 1

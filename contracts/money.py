@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+#: ASCII digits only: `Decimal()` would also read Arabic-Indic or full-width digits.
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 #: Amounts whose plain rendering would need more digits than this either side of the point are refused:
 #: `1e999999999` is a valid Decimal, but `format_amount` would write a billion zeros.
 _MAX_PLAIN_DIGITS = 100

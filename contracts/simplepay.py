@@ -78,7 +78,11 @@ def make_pager(account: Account, today: date, session: str | None) -> Pager:
 
 
 def status_of(provider_status: str, total: Decimal, paid: Decimal | None) -> Status:
-    """SPEC's table: the status word, refined by how much of `total` is `paid`."""
+    """SPEC's table: the status word, refined by how much of `total` is `paid`.
+
+    Only the two refinements SPEC names: an `active` invoice paid in full stays pending until SimplePay
+    itself calls it `success`, and a `success` one paid short stays paid (the provider decided).
+    """
     status = map_status(provider_status, _STATUSES)
     if paid is None:
         return status
@@ -94,6 +98,7 @@ def translate(account: Account, record: object) -> Invoice:
     invoice_id = read.identifier("id")
     # `required=True` never returns None; the core's signatures do not say so, hence the casts.
     provider_status = cast(str, read.text("status", required=True))
+    # The docs' "Total" also mentions "amount that left to pay"; SPEC reads it as the invoice amount.
     total = cast(Decimal, read.amount("total"))
     paid = read.amount("paid", required=False)
     return Invoice(
@@ -108,7 +113,7 @@ def translate(account: Account, record: object) -> Invoice:
         order_id=None,
         customer_id=read.text("client_id"),
         description=None,
-        created_at=read.time("created_at"),
+        created_at=read.time("created_at"),  # documented (ISO-8601), so given, not left out
         due_at=None,  # no due or expiry date is documented
         test_mode=None,  # nor a test flag on the invoice (dev mode is a property of the app)
         raw=read.record,

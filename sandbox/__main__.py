@@ -21,14 +21,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--accounts", type=Path, help="TOML file of [accounts.NAME] tables")
     parser.add_argument("--churn", type=float, metavar="SECONDS", help="change a few invoices this often")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the churn")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the churn, and of accounts whose table sets none")
     args = parser.parse_args(argv)
     if args.churn is not None and args.churn <= 0:
         parser.error("--churn must be a positive number of seconds")
     return args
 
 
-def load_accounts(sb: Sandbox, path: Path) -> None:
+def load_accounts(sb: Sandbox, path: Path, seed: int = 0) -> None:
     with path.open("rb") as file:
         tables = tomllib.load(file).get("accounts", {})
     if not isinstance(tables, dict):
@@ -37,7 +37,7 @@ def load_accounts(sb: Sandbox, path: Path) -> None:
         if not isinstance(spec, dict):
             raise Problem(400, f"[accounts.{name}] must be a table")
         try:
-            create_account(sb, {**spec, "name": name})  # the table's name is the account's
+            create_account(sb, {"seed": seed, **spec, "name": name})  # the table's name is the account's
         except Problem as exc:
             raise Problem(exc.status, f"[accounts.{name}]: {exc.message}") from exc
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     sb = Sandbox(churn_interval=args.churn, churn_seed=args.seed)
     if args.accounts is not None:
         try:
-            load_accounts(sb, args.accounts)
+            load_accounts(sb, args.accounts, args.seed)
         except (OSError, tomllib.TOMLDecodeError, Problem) as exc:
             print(f"sandbox: cannot load {args.accounts}: {exc}", file=sys.stderr)
             return 2

@@ -65,7 +65,7 @@ def create_account(sb: Sandbox, spec: Mapping[str, Any]) -> Account:
         if key in _STRINGS and not isinstance(value, str):
             raise Problem(400, f"'{key}' must be a string")
         setattr(config, key, value)
-    provider.check_config(config, set(settings))
+    provider.check_config(config)
     if config.callback_url is not None and not config.callback_url.startswith(("http://", "https://")):
         raise Problem(400, "'callback_url' must be an http(s) URL")
     # Credentials pick the account out of a request; two accounts sharing one would be ambiguous.

@@ -55,7 +55,7 @@ def generate(provider: Provider, account: Account, count: int, seed: int, now: d
     now_us = to_micros(now)
     span_us = int(SPAN.total_seconds() * 1_000_000)
     # Times are drawn and sorted first so sequential ids (ISP CRM) follow creation order.
-    offsets = sorted((rng.randrange(1, span_us) for _ in range(count)), reverse=True)
+    offsets = sorted((1 + int(rng.random() * (span_us - 1)) for _ in range(count)), reverse=True)
     history = [(kind, weight) for kind, weight in HISTORY if kind == "open" or kind in provider.transitions]
     kinds = rng.choices([k for k, _ in history], weights=[w for _, w in history], k=count)
     taken: set[str] = set()

@@ -60,7 +60,7 @@ class IspCrm(Provider):
     open_statuses = frozenset({"Pending", "Unpaid", "Overdue", "Partially Paid"})
     paid_statuses = frozenset({"Paid"})
 
-    def check_config(self, config: AccountConfig, given: set[str]) -> None:
+    def check_config(self, config: AccountConfig) -> None:
         if not config.token and not (config.username and config.password):
             raise Problem(400, "an ispcrm account needs 'username' and 'password', or 'token'")
         if bool(config.username) != bool(config.password):

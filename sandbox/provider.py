@@ -42,7 +42,7 @@ class Provider:
 
     # --- configuration -------------------------------------------------------------------------
 
-    def check_config(self, config: AccountConfig, given: set[str]) -> None:
+    def check_config(self, config: AccountConfig) -> None:
         """Refuse an account whose settings the provider could not work with."""
 
     def identities(self, config: AccountConfig) -> set[str]:
@@ -73,7 +73,7 @@ class Provider:
         return None
 
     def parse_amount(self, value: object) -> Decimal:
-        """An operator-given amount, in the provider's own unit."""
+        """An operator-given amount (as the provider's wire shows it) in major units, for build()."""
         amount = to_decimal(value)
         if amount is None or amount <= 0 or amount != amount.quantize(CENT):
             raise Problem(400, "'amount' must be a positive decimal with at most two fraction digits")

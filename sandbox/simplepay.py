@@ -96,7 +96,7 @@ class SimplePay(Provider):
     paid_statuses = frozenset()
     callback_schemes = ("standard", "hmac")
 
-    def check_config(self, config: AccountConfig, given: set[str]) -> None:
+    def check_config(self, config: AccountConfig) -> None:
         if not config.api_key:
             raise Problem(400, "a simplepay account needs 'api_key'")
         if config.app_id is not None and not _is_uuid(config.app_id):

@@ -60,7 +60,7 @@ class SmsOnline(Provider):
     open_statuses = frozenset(_OPEN.values)
     paid_statuses = frozenset({"paid", "paid_over"})
 
-    def check_config(self, config: AccountConfig, given: set[str]) -> None:
+    def check_config(self, config: AccountConfig) -> None:
         if not config.user_id or not config.api_key:
             raise Problem(400, "a smsonline account needs 'user_id' and 'api_key'")
         try:

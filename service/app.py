@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import admin, health, webhooks
+from service import admin, health, subscriptions_api, webhooks
 from service.config import Settings, load_settings
 from service.deps import WebDeps
 from service.logging import configure_logging
@@ -56,6 +56,14 @@ def routes() -> list[Route]:
         Route("/accounts", admin.list_accounts, methods=["GET"]),
         Route("/events", admin.list_events, methods=["GET"]),
         Route("/events/{event_id}", admin.get_event, methods=["GET"]),
+        Route("/subscriptions", subscriptions_api.create, methods=["POST"]),
+        Route("/subscriptions", subscriptions_api.list_all, methods=["GET"]),
+        Route("/subscriptions/{subscription_id}", subscriptions_api.get_one, methods=["GET"]),
+        Route("/subscriptions/{subscription_id}", subscriptions_api.patch, methods=["PATCH"]),
+        Route("/subscriptions/{subscription_id}", subscriptions_api.delete, methods=["DELETE"]),
+        Route("/subscriptions/{subscription_id}/rotate-secret", subscriptions_api.rotate_secret, methods=["POST"]),
+        Route("/subscriptions/{subscription_id}/deliveries", subscriptions_api.deliveries, methods=["GET"]),
+        Route("/subscriptions/{subscription_id}/replay", subscriptions_api.replay, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]

@@ -10,8 +10,10 @@ from redis.backoff import NoBackoff
 
 from service.account_state import AccountStates
 from service.config import Settings
+from service.deliveries import DeliveryStore
 from service.eventlog import EventLog
 from service.scheduling import SyncSchedule
+from service.subscriptions import SubscriptionStore
 from service.trigger_batch import TriggerBatcher
 
 
@@ -23,6 +25,8 @@ class WebDeps:
     eventlog: EventLog
     states: AccountStates
     triggers: TriggerBatcher
+    subscriptions: SubscriptionStore
+    deliveries: DeliveryStore
 
     @classmethod
     def build(cls, settings: Settings) -> WebDeps:
@@ -44,6 +48,8 @@ class WebDeps:
             eventlog=EventLog(redis),
             states=AccountStates(redis),
             triggers=TriggerBatcher(redis),
+            subscriptions=SubscriptionStore(redis),
+            deliveries=DeliveryStore(redis),
         )
 
     async def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +171,29 @@ class EventLog:
             return found, None
         more = await self._redis.xrange(EVENTS, min="(" + last_entry, max="+", count=1)
         return found, (encode_cursor(last_entry) if more else None)
+
+    async def bodies(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """Logged bodies by event id (two round trips for any number); ids not in the log are left out."""
+        if not event_ids:
+            return {}
+        entries = await awaited(self._redis.hmget(EVENT_INDEX, list(event_ids)))
+        found = [(event_id, _text(entry)) for event_id, entry in zip(event_ids, entries, strict=True) if entry]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, entry in found:
+                pipe.xrange(EVENTS, min=entry, max=entry, count=1)
+            rows = await pipe.execute()
+        return {event_id: row[0][1][b"body"] for (event_id, _), row in zip(found, rows, strict=True) if row}
+
+    async def since(self, since_ms: int, batch: int = 1000) -> AsyncIterator[LoggedEvent]:
+        """Every event logged at or after `since_ms` (stream ids start with their unix ms), oldest first."""
+        start = f"{since_ms}-0"
+        while True:
+            rows = await self._redis.xrange(EVENTS, min=start, max="+", count=batch)
+            for entry_id, fields in rows:
+                yield _logged(entry_id, fields)
+            if len(rows) < batch:
+                return
+            start = "(" + _text(rows[-1][0])
 
     async def get(self, event_id: str) -> LoggedEvent | None:
         entry = await awaited(self._redis.hget(EVENT_INDEX, event_id))

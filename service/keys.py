@@ -26,3 +26,26 @@ def snapshots(account: str) -> str:
 def account_state(account: str) -> str:
     """HASH of the account's sync state: last_sync_at, last_sync_status, last_error, baseline_done, ..."""
     return f"{PREFIX}account:{account}"
+
+
+#: HASH subscription id -> subscription JSON (with its secrets).
+SUBSCRIPTIONS = PREFIX + "subs"
+#: STRING counter bumped on every subscription change: workers reload their cached copy when it moves.
+SUBSCRIPTIONS_VERSION = PREFIX + "subs:version"
+#: Consumer group of EVENTS that fans events out to subscriptions.
+FANOUT_GROUP = "fanout"
+
+
+def delivery_queue(subscription_id: str) -> str:
+    """ZSET event id -> unix ms when its next attempt is due (or when an in-flight attempt's lease ends)."""
+    return f"{PREFIX}sub:{subscription_id}:due"
+
+
+def delivery_records(subscription_id: str) -> str:
+    """HASH event id -> delivery JSON (status, attempts)."""
+    return f"{PREFIX}sub:{subscription_id}:deliveries"
+
+
+def delivery_order(subscription_id: str) -> str:
+    """ZSET event id -> unix ms the delivery was created, for listing newest first."""
+    return f"{PREFIX}sub:{subscription_id}:order"

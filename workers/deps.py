@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 from redis.asyncio import Redis
 
 from contracts.wire import HttpRequest, HttpResponse
 from service.account_state import AccountStates
 from service.config import Settings
+from service.deliveries import DeliveryStore
 from service.eventlog import EventLog
 from service.scheduling import SyncSchedule
+from service.subscriptions import SubscriptionStore
 from workers.provider_http import new_client, send
 from workers.sessions import Sessions
+from workers.subscription_cache import SubscriptionCache
+from workers.webhook_sender import new_session
 
 
 @dataclass
@@ -25,10 +30,15 @@ class WorkerDeps:
     eventlog: EventLog
     states: AccountStates
     sessions: Sessions
+    subscriptions: SubscriptionStore
+    subscription_cache: SubscriptionCache
+    deliveries: DeliveryStore
+    webhook_session: aiohttp.ClientSession
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
         http = new_client(settings.provider_timeout)
+        subscriptions = SubscriptionStore(redis)
         return cls(
             settings=settings,
             redis=redis,
@@ -37,6 +47,10 @@ class WorkerDeps:
             eventlog=EventLog(redis),
             states=AccountStates(redis),
             sessions=Sessions(http),
+            subscriptions=subscriptions,
+            subscription_cache=SubscriptionCache(subscriptions),
+            deliveries=DeliveryStore(redis),
+            webhook_session=new_session(allow_private=settings.allow_private_urls),
         )
 
     @property
@@ -48,3 +62,5 @@ class WorkerDeps:
 
     async def close(self) -> None:
         await self.http.aclose()
+        if not self.webhook_session.closed:
+            await self.webhook_session.close()

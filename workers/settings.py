@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import socket
+import uuid
 from typing import Any
 
 import orjson
@@ -19,8 +21,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.config import load_settings
 from service.logging import configure_logging
+from workers.delivery import DeliveryPool
 from workers.deps import WorkerDeps
 from workers.dispatch import Dispatcher
+from workers.fanout import Fanout
 from workers.jobs import sync_account
 from workers.lease import now_ms
 
@@ -52,16 +56,34 @@ async def startup(ctx: dict[str, Any]) -> None:
     for account in settings.accounts.values():
         if account.poll_interval:
             await deps.schedule.schedule_if_absent(account.name, now)
-    ctx["dispatcher"] = asyncio.create_task(Dispatcher(deps.schedule, ctx["redis"], deps.lease_ms).run_forever())
-    log.info("worker_started", accounts=len(settings.accounts))
+    pool = DeliveryPool(
+        cache=deps.subscription_cache,
+        subscriptions=deps.subscriptions,
+        store=deps.deliveries,
+        eventlog=deps.eventlog,
+        session=deps.webhook_session,
+        schedule=settings.retry_schedule,
+        timeout=settings.delivery_timeout,
+    )
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    fanout = Fanout(ctx["redis"], deps.subscription_cache, deps.deliveries, pool, consumer)
+    ctx["delivery_pool"] = pool
+    ctx["background"] = [
+        asyncio.create_task(Dispatcher(deps.schedule, ctx["redis"], deps.lease_ms).run_forever(), name="dispatch"),
+        asyncio.create_task(pool.run_forever(), name="delivery-pool"),
+        asyncio.create_task(fanout.run_forever(), name="fanout"),
+    ]
+    log.info("worker_started", accounts=len(settings.accounts), consumer=consumer)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    task = ctx.get("dispatcher")
-    if task is not None:
+    for task in ctx.get("background", []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    pool: DeliveryPool | None = ctx.get("delivery_pool")
+    if pool is not None:
+        await pool.close()
     deps: WorkerDeps | None = ctx.get("deps")
     if deps is not None:
         await deps.close()

@@ -138,6 +138,11 @@ def test_documented_example_is_refused_for_its_placeholder_total() -> None:
     assert caught.value.record_id == "123e4567-e89b-12d3-a456-426614174000"
 
 
+def test_currency_symbol_is_passed_on_as_sent_but_trimmed() -> None:
+    record = {**realistic(0), "currency": {"symbol": " usdt ", "code": 1}}
+    assert simplepay.translate(ACCOUNT, record).currency == "usdt"
+
+
 def test_documented_example_with_real_amounts_translates() -> None:
     [record] = fixture("invoices.json")
     record = {**record, "total": "100.5", "paid": "0"}

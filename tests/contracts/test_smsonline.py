@@ -305,9 +305,10 @@ def test_answers_are_classified(response: HttpResponse, error: type[ProviderErro
     assert words in str(caught.value)
 
 
-def test_retry_after_is_carried() -> None:
+@pytest.mark.parametrize("body", [b"", b'{"ok": false, "message": "Too many requests"}'])
+def test_retry_after_is_carried(body: bytes) -> None:
     with pytest.raises(ProviderTransient) as caught:
-        records_of(answer(b"", 429, {"retry-after": "30"}))
+        records_of(answer(body, 429, {"retry-after": "30"}))
     assert caught.value.retry_after == "30"
     assert caught.value.delay(NOW) == 30.0
 

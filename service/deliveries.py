@@ -1,0 +1,229 @@
+"""Deliveries in Redis: one queue, one record and one ordering entry per (subscription, event).
+
+- Fan-out creates a delivery once (HSETNX on its record), so an event fanned out twice after a crash is
+  still one delivery.
+- A lane claims due deliveries by pushing their due time to the end of a lease, atomically: if the worker
+  dies mid-attempt, the delivery comes due again when the lease ends and is sent again, with the same
+  `webhook-id`. That is the at-least-once guarantee.
+- An attempt's outcome appends to the record and either removes the delivery from the queue (delivered,
+  failed) or sets its next due time (retry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from service.keys import PREFIX, delivery_order, delivery_queue, delivery_records
+from service.redis_types import awaited
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+STATUSES = (PENDING, DELIVERED, FAILED)
+#: Attempts kept per delivery record (a replayed delivery keeps adding to its history).
+MAX_ATTEMPTS_KEPT = 50
+
+_SUB = PREFIX + "sub:"
+
+# ARGV: now_ms, then pairs of (subscription id, event id). Returns the subscription ids that got work.
+_FANOUT = """
+local touched = {}
+local now = ARGV[1]
+for i = 2, #ARGV, 2 do
+  local sub, event = ARGV[i], ARGV[i + 1]
+  local base = KEYS[1] .. sub
+  if redis.call('HSETNX', base .. ':deliveries', event, '{"status":"pending","attempts":[]}') == 1 then
+    redis.call('ZADD', base .. ':due', now, event)
+    redis.call('ZADD', base .. ':order', now, event)
+    touched[sub] = true
+  end
+end
+local out = {}
+for sub in pairs(touched) do table.insert(out, sub) end
+return out
+"""
+
+# KEYS: queue, records. ARGV: now_ms, lease_end_ms, limit. Returns pairs (event id, tries this round).
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, event in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], event)
+  local record = redis.call('HGET', KEYS[2], event)
+  local tries = 0
+  if record then tries = cjson.decode(record).tries or 0 end
+  table.insert(out, event)
+  table.insert(out, tries)
+end
+return out
+"""
+
+# KEYS: queue, records. ARGV: attempts kept, then groups of (event id, status, next due ms or '', attempt JSON).
+_RECORD = """
+local keep = tonumber(ARGV[1])
+for i = 2, #ARGV, 4 do
+  local event, status, next_due, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local raw = redis.call('HGET', KEYS[2], event)
+  if raw then
+    local record = cjson.decode(raw)
+    local attempts = record.attempts
+    if type(attempts) ~= 'table' then attempts = {} end
+    table.insert(attempts, cjson.decode(attempt))
+    while #attempts > keep do table.remove(attempts, 1) end
+    record.attempts = attempts
+    record.status = status
+    record.tries = (record.tries or 0) + 1
+    redis.call('HSET', KEYS[2], event, cjson.encode(record))
+    if next_due == '' then redis.call('ZREM', KEYS[1], event)
+    else redis.call('ZADD', KEYS[1], next_due, event) end
+  end
+end
+return 1
+"""
+
+# KEYS: queue, records. Every queued delivery becomes failed (the subscription is disabled).
+_FAIL_ALL = """
+local queued = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, event in ipairs(queued) do
+  local raw = redis.call('HGET', KEYS[2], event)
+  if raw then
+    local record = cjson.decode(raw)
+    record.status = 'failed'
+    if type(record.attempts) ~= 'table' or next(record.attempts) == nil then record.attempts = {} end
+    redis.call('HSET', KEYS[2], event, cjson.encode(record))
+  end
+end
+redis.call('DEL', KEYS[1])
+return #queued
+"""
+
+# KEYS: queue, records, order. ARGV: now_ms, event ids. Queues each again as pending, history kept.
+_REQUEUE = """
+for i = 2, #ARGV do
+  local event = ARGV[i]
+  local raw = redis.call('HGET', KEYS[2], event)
+  local record = {status = 'pending', attempts = {}}
+  if raw then record = cjson.decode(raw); record.status = 'pending' end
+  record.tries = 0
+  redis.call('HSET', KEYS[2], event, cjson.encode(record))
+  redis.call('ZADD', KEYS[1], ARGV[1], event)
+  redis.call('ZADD', KEYS[3], ARGV[1], event)
+end
+return #ARGV - 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    event_id: str
+    #: Attempts since the delivery was created or last replayed: the position in the retry schedule.
+    tries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    event_id: str
+    status: str
+    next_due_ms: int | None
+    attempt: dict[str, Any]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record(raw: Any) -> dict[str, Any]:
+    record: dict[str, Any] = orjson.loads(raw)
+    # Lua's cjson writes an empty list as {}.
+    if not isinstance(record.get("attempts"), list):
+        record["attempts"] = []
+    return record
+
+
+class DeliveryStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._fanout = redis.register_script(_FANOUT)
+        self._claim = redis.register_script(_CLAIM)
+        self._record = redis.register_script(_RECORD)
+        self._fail_all = redis.register_script(_FAIL_ALL)
+        self._requeue = redis.register_script(_REQUEUE)
+
+    async def fan_out(self, pairs: Sequence[tuple[str, str]], now_ms: int) -> list[str]:
+        """Create the deliveries (subscription id, event id) that do not exist yet."""
+        if not pairs:
+            return []
+        args: list[str | int] = [now_ms]
+        for subscription_id, event_id in pairs:
+            args += [subscription_id, event_id]
+        touched = await self._fanout(keys=[_SUB], args=args)
+        return [_text(item) for item in touched]
+
+    async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
+        reply = await self._claim(
+            keys=[delivery_queue(subscription_id), delivery_records(subscription_id)],
+            args=[now_ms, now_ms + lease_ms, limit],
+        )
+        return [Claimed(_text(reply[i]), int(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    async def record(self, subscription_id: str, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        args: list[str | int | bytes] = [MAX_ATTEMPTS_KEPT]
+        for outcome in outcomes:
+            next_due = "" if outcome.next_due_ms is None else outcome.next_due_ms
+            args += [outcome.event_id, outcome.status, next_due, orjson.dumps(outcome.attempt)]
+        await self._record(keys=[delivery_queue(subscription_id), delivery_records(subscription_id)], args=args)
+
+    async def fail_all(self, subscription_id: str) -> int:
+        return int(
+            await self._fail_all(keys=[delivery_queue(subscription_id), delivery_records(subscription_id)], args=[])
+        )
+
+    async def requeue(self, subscription_id: str, event_ids: Sequence[str], now_ms: int) -> int:
+        if not event_ids:
+            return 0
+        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), delivery_order(subscription_id)]
+        total = 0
+        for start in range(0, len(event_ids), 500):
+            total += int(await self._requeue(keys=keys, args=[now_ms, *event_ids[start : start + 500]]))
+        return total
+
+    async def list(
+        self, subscription_id: str, *, status: str | None, limit: int, scan_budget: int = 10_000
+    ) -> list[dict[str, Any]]:
+        """Deliveries newest first, optionally only those in `status`."""
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while len(rows) < limit and offset < scan_budget:
+            ids = await awaited(self._redis.zrevrange(delivery_order(subscription_id), offset, offset + 499))
+            if not ids:
+                break
+            offset += len(ids)
+            records = await awaited(self._redis.hmget(delivery_records(subscription_id), ids))
+            for event_id, raw in zip(ids, records, strict=True):
+                if raw is None:
+                    continue
+                record = _record(raw)
+                if status is None or record.get("status") == status:
+                    rows.append(
+                        {"event_id": _text(event_id), "status": record["status"], "attempts": record["attempts"]}
+                    )
+                    if len(rows) == limit:
+                        break
+        return rows
+
+    async def queued(self, subscription_id: str) -> int:
+        return int(await awaited(self._redis.zcard(delivery_queue(subscription_id))))
+
+    async def forget(self, subscription_id: str) -> None:
+        await awaited(
+            self._redis.delete(
+                delivery_queue(subscription_id), delivery_records(subscription_id), delivery_order(subscription_id)
+            )
+        )

@@ -1,0 +1,187 @@
+"""Subscriptions: who gets which events, stored in Redis as one JSON document each."""
+
+from __future__ import annotations
+
+import secrets as random_source
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from contracts.model import EVENT_TYPES
+from contracts.standard_webhooks import new_secret, secret_key
+from contracts.times import format_time, parse_time
+from service.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION
+from service.redis_types import awaited
+
+#: After a rotation the previous secret keeps signing beside the new one this long.
+ROTATION_OVERLAP = timedelta(hours=24)
+WILDCARD = "*"
+MAX_FILTERS = 100
+
+
+class InvalidSubscription(ValueError):
+    """The request names a bad field; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class SigningSecret:
+    secret: str
+    #: None for the current secret; for a rotated-out one, when it stops signing.
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    url: str
+    event_types: tuple[str, ...]
+    accounts: tuple[str, ...]
+    enabled: bool
+    created_at: datetime
+    description: str | None
+    secrets: tuple[SigningSecret, ...] = field(repr=False)
+
+    def matches(self, account: str, event_type: str) -> bool:
+        return self.enabled and _matches(self.accounts, account) and _type_matches(self.event_types, event_type)
+
+    def signing_keys(self, now: datetime) -> list[bytes]:
+        """The current secret's key, then any rotated-out one still inside its overlap."""
+        return [secret_key(s.secret) for s in self.secrets if s.expires_at is None or s.expires_at > now]
+
+    def public(self) -> dict[str, Any]:
+        """As the API shows it: never the secrets."""
+        return {
+            "id": self.id,
+            "url": self.url,
+            "event_types": list(self.event_types),
+            "accounts": list(self.accounts),
+            "enabled": self.enabled,
+            "created_at": format_time(self.created_at),
+            "description": self.description,
+        }
+
+    def to_json(self) -> bytes:
+        document = self.public()
+        document["secrets"] = [
+            {"secret": s.secret, "expires_at": None if s.expires_at is None else format_time(s.expires_at)}
+            for s in self.secrets
+        ]
+        return orjson.dumps(document)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Subscription:
+        document = orjson.loads(raw)
+        return cls(
+            id=document["id"],
+            url=document["url"],
+            event_types=tuple(document["event_types"]),
+            accounts=tuple(document["accounts"]),
+            enabled=bool(document["enabled"]),
+            created_at=parse_time(document["created_at"]),
+            description=document.get("description"),
+            secrets=tuple(
+                SigningSecret(s["secret"], None if s["expires_at"] is None else parse_time(s["expires_at"]))
+                for s in document["secrets"]
+            ),
+        )
+
+
+def _matches(filters: Sequence[str], value: str) -> bool:
+    return WILDCARD in filters or value in filters
+
+
+def _type_matches(filters: Sequence[str], event_type: str) -> bool:
+    return WILDCARD in filters or "invoice.*" in filters or event_type in filters
+
+
+def validate_event_types(value: object) -> tuple[str, ...]:
+    if value is None:
+        return (WILDCARD,)
+    if not isinstance(value, list) or not value or len(value) > MAX_FILTERS:
+        raise InvalidSubscription(f"event_types must be a non-empty list of at most {MAX_FILTERS} event types")
+    allowed = {WILDCARD, "invoice.*", *EVENT_TYPES}
+    for item in value:
+        if item not in allowed:
+            raise InvalidSubscription(f"event_types: unknown event type {item!r}")
+    return tuple(dict.fromkeys(value))
+
+
+def validate_accounts(value: object, known: Iterable[str]) -> tuple[str, ...]:
+    if value is None:
+        return (WILDCARD,)
+    if not isinstance(value, list) or not value or len(value) > MAX_FILTERS:
+        raise InvalidSubscription(f"accounts must be a non-empty list of at most {MAX_FILTERS} account names")
+    names = set(known)
+    for item in value:
+        if item != WILDCARD and item not in names:
+            raise InvalidSubscription(f"accounts: unknown account {item!r}")
+    return tuple(dict.fromkeys(value))
+
+
+def validate_description(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 1000:
+        raise InvalidSubscription("description must be a string of at most 1000 characters")
+    return value
+
+
+def new_subscription(
+    *, url: str, event_types: tuple[str, ...], accounts: tuple[str, ...], description: str | None, now: datetime
+) -> Subscription:
+    return Subscription(
+        id="sub_" + random_source.token_hex(12),
+        url=url,
+        event_types=event_types,
+        accounts=accounts,
+        enabled=True,
+        created_at=now,
+        description=description,
+        secrets=(SigningSecret(new_secret()),),
+    )
+
+
+def rotated(subscription: Subscription, now: datetime) -> Subscription:
+    """A new current secret; the old one signs beside it for ROTATION_OVERLAP, older ones are dropped."""
+    current = next(s for s in subscription.secrets if s.expires_at is None)
+    previous = SigningSecret(current.secret, now + ROTATION_OVERLAP)
+    return replace(subscription, secrets=(SigningSecret(new_secret()), previous))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SubscriptionStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def save(self, subscription: Subscription) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(SUBSCRIPTIONS, subscription.id, subscription.to_json().decode())
+            pipe.incr(SUBSCRIPTIONS_VERSION)
+            await pipe.execute()
+
+    async def get(self, subscription_id: str) -> Subscription | None:
+        raw = await awaited(self._redis.hget(SUBSCRIPTIONS, subscription_id))
+        return None if raw is None else Subscription.from_json(raw)
+
+    async def all(self) -> list[Subscription]:
+        rows: Mapping[Any, Any] = await awaited(self._redis.hgetall(SUBSCRIPTIONS))
+        subscriptions = [Subscription.from_json(raw) for raw in rows.values()]
+        return sorted(subscriptions, key=lambda s: (s.created_at, s.id))
+
+    async def delete(self, subscription_id: str) -> bool:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(SUBSCRIPTIONS, subscription_id)
+            pipe.incr(SUBSCRIPTIONS_VERSION)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def version(self) -> int:
+        value = await awaited(self._redis.get(SUBSCRIPTIONS_VERSION))
+        return int(value) if value else 0

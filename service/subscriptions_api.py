@@ -1,0 +1,220 @@
+"""`/subscriptions`: create, list, get, patch, delete, rotate the secret, list deliveries, replay."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from contracts.times import format_time, parse_time
+from service.admin import admin_only
+from service.deliveries import STATUSES
+from service.deps import WebDeps
+from service.responses import JSON, error
+from service.ssrf import ForbiddenTarget, check_target
+from service.subscriptions import (
+    InvalidSubscription,
+    Subscription,
+    new_subscription,
+    rotated,
+    validate_accounts,
+    validate_description,
+    validate_event_types,
+)
+
+_CREATE_FIELDS = {"url", "event_types", "accounts", "description"}
+_PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description"}
+MAX_REPLAY_IDS = 10_000
+
+
+def _deps(request: Request) -> WebDeps:
+    deps: WebDeps = request.app.state.deps
+    return deps
+
+
+async def _json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        document = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError as exc:
+        raise InvalidSubscription("the body must be a JSON object") from exc
+    if not isinstance(document, dict):
+        raise InvalidSubscription("the body must be a JSON object")
+    unknown = sorted(set(document) - allowed)
+    if unknown:
+        raise InvalidSubscription(f"unknown field(s): {', '.join(unknown)}")
+    return document
+
+
+async def _target(deps: WebDeps, url: object) -> str:
+    try:
+        return await check_target(url, allow_private=deps.settings.allow_private_urls)
+    except ForbiddenTarget as exc:
+        raise InvalidSubscription(str(exc)) from exc
+
+
+async def _load(request: Request) -> Subscription | None:
+    return await _deps(request).subscriptions.get(request.path_params["subscription_id"])
+
+
+def _not_found() -> Response:
+    return error(404, "unknown_subscription")
+
+
+@admin_only
+async def create(request: Request) -> Response:
+    deps = _deps(request)
+    try:
+        document = await _json_object(request, _CREATE_FIELDS)
+        subscription = new_subscription(
+            url=await _target(deps, document.get("url")),
+            event_types=validate_event_types(document.get("event_types")),
+            accounts=validate_accounts(document.get("accounts"), deps.settings.accounts),
+            description=validate_description(document.get("description")),
+            now=datetime.now(UTC),
+        )
+    except InvalidSubscription as exc:
+        return error(400, "invalid_subscription", str(exc))
+    await deps.subscriptions.save(subscription)
+    return JSON({**subscription.public(), "secret": subscription.secrets[0].secret}, status_code=201)
+
+
+@admin_only
+async def list_all(request: Request) -> Response:
+    subscriptions = await _deps(request).subscriptions.all()
+    return JSON({"subscriptions": [s.public() for s in subscriptions]})
+
+
+@admin_only
+async def get_one(request: Request) -> Response:
+    subscription = await _load(request)
+    return _not_found() if subscription is None else JSON(subscription.public())
+
+
+@admin_only
+async def patch(request: Request) -> Response:
+    deps = _deps(request)
+    subscription = await _load(request)
+    if subscription is None:
+        return _not_found()
+    try:
+        document = await _json_object(request, _PATCH_FIELDS)
+        changes: dict[str, Any] = {}
+        if "url" in document:
+            changes["url"] = await _target(deps, document["url"])
+        if "event_types" in document:
+            changes["event_types"] = validate_event_types(document["event_types"])
+        if "accounts" in document:
+            changes["accounts"] = validate_accounts(document["accounts"], deps.settings.accounts)
+        if "description" in document:
+            changes["description"] = validate_description(document["description"])
+        if "enabled" in document:
+            if not isinstance(document["enabled"], bool):
+                raise InvalidSubscription("enabled must be true or false")
+            changes["enabled"] = document["enabled"]
+    except InvalidSubscription as exc:
+        return error(400, "invalid_subscription", str(exc))
+    updated = replace(subscription, **changes)
+    await deps.subscriptions.save(updated)
+    if subscription.enabled and not updated.enabled:
+        # SPEC: `failed` covers deliveries given up because the subscription was disabled.
+        await deps.deliveries.fail_all(subscription.id)
+    return JSON(updated.public())
+
+
+@admin_only
+async def delete(request: Request) -> Response:
+    deps = _deps(request)
+    subscription_id = request.path_params["subscription_id"]
+    if not await deps.subscriptions.delete(subscription_id):
+        return _not_found()
+    await deps.deliveries.forget(subscription_id)
+    return Response(status_code=204)
+
+
+@admin_only
+async def rotate_secret(request: Request) -> Response:
+    deps = _deps(request)
+    subscription = await _load(request)
+    if subscription is None:
+        return _not_found()
+    updated = rotated(subscription, datetime.now(UTC))
+    await deps.subscriptions.save(updated)
+    previous = updated.secrets[1]
+    return JSON(
+        {
+            "id": updated.id,
+            "secret": updated.secrets[0].secret,
+            "previous_secret_expires_at": None if previous.expires_at is None else format_time(previous.expires_at),
+        }
+    )
+
+
+@admin_only
+async def deliveries(request: Request) -> Response:
+    deps = _deps(request)
+    subscription = await _load(request)
+    if subscription is None:
+        return _not_found()
+    status = request.query_params.get("status") or None
+    if status is not None and status not in STATUSES:
+        return error(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
+    limit_text = request.query_params.get("limit") or "100"
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        return error(400, "bad_request", "limit must be an integer from 1 to 1000")
+    rows = await deps.deliveries.list(subscription.id, status=status, limit=int(limit_text))
+    return JSON({"deliveries": rows})
+
+
+@admin_only
+async def replay(request: Request) -> Response:
+    deps = _deps(request)
+    subscription = await _load(request)
+    if subscription is None:
+        return _not_found()
+    if not subscription.enabled:
+        return error(409, "subscription_disabled", "enable the subscription before replaying to it")
+    try:
+        document = await _json_object(request, {"since", "event_ids"})
+        if ("since" in document) == ("event_ids" in document):
+            raise InvalidSubscription("give exactly one of 'since' (RFC 3339) or 'event_ids'")
+        if "since" in document:
+            try:
+                since = parse_time(document["since"])
+            except ValueError as exc:
+                raise InvalidSubscription("since must be an RFC 3339 time") from exc
+            event_ids = await _matching_since(deps, subscription, since)
+        else:
+            event_ids = await _matching_ids(deps, subscription, document["event_ids"])
+    except InvalidSubscription as exc:
+        return error(400, "bad_request", str(exc))
+    queued = await deps.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000))
+    return JSON({"queued": queued}, status_code=202)
+
+
+async def _matching_since(deps: WebDeps, subscription: Subscription, since: datetime) -> list[str]:
+    found: list[str] = []
+    async for event in deps.eventlog.since(int(since.timestamp() * 1000)):
+        if subscription.matches(event.account, event.type):
+            found.append(event.event_id)
+    return found
+
+
+async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: object) -> list[str]:
+    if (
+        not isinstance(event_ids, list)
+        or not 0 < len(event_ids) <= MAX_REPLAY_IDS
+        or not all(isinstance(i, str) for i in event_ids)
+    ):
+        raise InvalidSubscription(f"event_ids must be a list of 1 to {MAX_REPLAY_IDS} event ids")
+    found: list[str] = []
+    for event_id in dict.fromkeys(event_ids):
+        event = await deps.eventlog.get(event_id)
+        if event is not None and subscription.matches(event.account, event.type):
+            found.append(event.event_id)
+    return found

