@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets as random_source
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from contracts.model import EVENT_TYPES
 from contracts.standard_webhooks import new_secret, secret_key
@@ -105,7 +106,7 @@ def validate_event_types(value: object) -> tuple[str, ...]:
         raise InvalidSubscription(f"event_types must be a non-empty list of at most {MAX_FILTERS} event types")
     allowed = {WILDCARD, "invoice.*", *EVENT_TYPES}
     for item in value:
-        if item not in allowed:
+        if not isinstance(item, str) or item not in allowed:  # a list or object item is unhashable: not a 500
             raise InvalidSubscription(f"event_types: unknown event type {item!r}")
     return tuple(dict.fromkeys(value))
 
@@ -117,7 +118,7 @@ def validate_accounts(value: object, known: Iterable[str]) -> tuple[str, ...]:
         raise InvalidSubscription(f"accounts must be a non-empty list of at most {MAX_FILTERS} account names")
     names = set(known)
     for item in value:
-        if item != WILDCARD and item not in names:
+        if not isinstance(item, str) or (item != WILDCARD and item not in names):
             raise InvalidSubscription(f"accounts: unknown account {item!r}")
     return tuple(dict.fromkeys(value))
 
@@ -165,6 +166,31 @@ class SubscriptionStore:
             pipe.hset(SUBSCRIPTIONS, subscription.id, subscription.to_json().decode())
             pipe.incr(SUBSCRIPTIONS_VERSION)
             await pipe.execute()
+
+    async def update(
+        self, subscription_id: str, change: Callable[[Subscription], Subscription]
+    ) -> tuple[Subscription, Subscription] | None:
+        """Read, change and write one subscription atomically: (before, after), or None when it does not exist.
+
+        Optimistic (WATCH): a concurrent save or delete makes it start over on the new state, so a patch and a
+        rotation racing each other both land, and a patch never brings back a deleted subscription.
+        """
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(SUBSCRIPTIONS)
+                    raw = await awaited(pipe.hget(SUBSCRIPTIONS, subscription_id))
+                    if raw is None:
+                        return None
+                    before = Subscription.from_json(raw)
+                    after = change(before)
+                    pipe.multi()
+                    pipe.hset(SUBSCRIPTIONS, subscription_id, after.to_json().decode())
+                    pipe.incr(SUBSCRIPTIONS_VERSION)
+                    await pipe.execute()
+                    return before, after
+                except WatchError:
+                    continue
 
     async def get(self, subscription_id: str) -> Subscription | None:
         raw = await awaited(self._redis.hget(SUBSCRIPTIONS, subscription_id))

@@ -119,9 +119,12 @@ async def patch(request: Request) -> Response:
             changes["enabled"] = document["enabled"]
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
-    updated = replace(subscription, **changes)
-    await deps.subscriptions.save(updated)
-    if subscription.enabled and not updated.enabled:
+    # Applied to the stored copy atomically: a concurrent rotation or delete is neither undone nor undone by it.
+    result = await deps.subscriptions.update(subscription.id, lambda current: replace(current, **changes))
+    if result is None:
+        return _not_found()
+    before, updated = result
+    if before.enabled and not updated.enabled:
         # SPEC: `failed` covers deliveries given up because the subscription was disabled.
         await deps.deliveries.fail_all(subscription.id)
     return JSON(updated.public())
@@ -140,11 +143,13 @@ async def delete(request: Request) -> Response:
 @admin_only
 async def rotate_secret(request: Request) -> Response:
     deps = _deps(request)
-    subscription = await _load(request)
-    if subscription is None:
+    now = datetime.now(UTC)
+    result = await deps.subscriptions.update(
+        request.path_params["subscription_id"], lambda current: rotated(current, now)
+    )
+    if result is None:
         return _not_found()
-    updated = rotated(subscription, datetime.now(UTC))
-    await deps.subscriptions.save(updated)
+    _, updated = result
     previous = updated.secrets[1]
     return JSON(
         {
@@ -165,7 +170,8 @@ async def deliveries(request: Request) -> Response:
     if status is not None and status not in STATUSES:
         return error(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
     limit_text = request.query_params.get("limit") or "100"
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+    # isascii: "²" and other Unicode digits pass isdigit() but int() refuses or misreads them.
+    if not (limit_text.isascii() and limit_text.isdigit()) or len(limit_text) > 4 or not 1 <= int(limit_text) <= 1000:
         return error(400, "bad_request", "limit must be an integer from 1 to 1000")
     rows = await deps.deliveries.list(subscription.id, status=status, limit=int(limit_text))
     return JSON({"deliveries": rows})

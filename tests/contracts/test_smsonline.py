@@ -33,11 +33,10 @@ from tests.contracts.fixtures import (
     callback,
     fixture_bytes,
     fixture_json,
-    json_values,
-    mutations,
     one_page,
     translated_or_record_error,
 )
+from tests.contracts.json_strategies import json_values, mutations
 
 API_KEY = "sk_live_4f9Qx&z=1/2"
 TODAY = date(2025, 5, 16)

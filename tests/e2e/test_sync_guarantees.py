@@ -129,3 +129,22 @@ def test_a_worker_killed_mid_sync_loses_nothing_and_duplicates_nothing(sandbox: 
         assert len({e["id"] for e in events}) == 3000
         assert len({e["data"]["invoice"]["invoice_id"] for e in events}) == 3000
         assert {e["data"]["sequence"] for e in events} == {1}
+
+
+def test_scheduled_polling_runs_once_per_interval_across_workers(sandbox: Sandbox, redis_url: str) -> None:
+    create_sandbox_account(sandbox, "poll", "smsonline", count=3)
+    toml = account_table("poll", "smsonline", sandbox.url, poll_interval=1)
+    with relay_stack(redis_url, toml, workers=3) as relay:
+        # No trigger at all: the schedule alone syncs the account, at start-up and every second after.
+        relay.wait_synced("poll", timeout=20)
+        assert len(relay.events(account="poll")) == 3
+        start = sandbox.stats("poll")["list_requests"]
+        began = time.monotonic()
+        created = sandbox.new_invoice("poll")
+        wait_until(lambda: len(relay.events(account="poll")) == 4 or None, timeout=10, what="a polled change")
+        assert relay.events(account="poll")[-1]["data"]["invoice"]["invoice_id"] == str(created["id"])
+        wait_until(lambda: time.monotonic() - began > 4, timeout=10, what="four intervals")
+        polls = sandbox.stats("poll")["list_requests"] - start
+        elapsed = time.monotonic() - began
+        # Three workers, one account, 1 s interval: about one poll a second in all, not three.
+        assert 2 <= polls <= elapsed + 2, (polls, elapsed)

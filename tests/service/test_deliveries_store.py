@@ -117,7 +117,9 @@ async def test_a_retry_stays_queued_until_its_next_due_time(store: DeliveryStore
     assert await store.claim(SUB, NOW + 10_000, LEASE, 10) == [Claimed("evt_1", 2)]
 
     rows = await store.list(SUB, status=PENDING, limit=10)
-    assert rows == [{"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1, None, "timeout"), attempt(2, 503)]}]
+    assert rows == [
+        {"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1, None, "timeout"), attempt(2, 503)]}
+    ]
 
 
 async def test_given_up_is_failed_and_leaves_the_queue(store: DeliveryStore) -> None:

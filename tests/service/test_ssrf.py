@@ -260,9 +260,7 @@ async def test_guarded_resolver_drops_private_answers() -> None:
     assert inner.asked == [("hooks.example", 443)]
 
 
-@pytest.mark.parametrize(
-    "addresses", [("127.0.0.1",), ("10.0.0.1", "169.254.169.254"), ("::1", "::ffff:10.0.0.1"), ()]
-)
+@pytest.mark.parametrize("addresses", [("127.0.0.1",), ("10.0.0.1", "169.254.169.254"), ("::1", "::ffff:10.0.0.1"), ()])
 async def test_guarded_resolver_refuses_a_name_with_only_private_answers(addresses: tuple[str, ...]) -> None:
     resolver = GuardedResolver(allow_private=False, inner=FixedResolver(*addresses))
     with pytest.raises(OSError, match="forbidden"):

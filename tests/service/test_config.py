@@ -1,0 +1,107 @@
+"""Configuration: read once from the environment and the accounts file; errors name what is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contracts.errors import ConfigError
+from service.config import DEFAULT_RETRY_SCHEDULE, load_settings
+
+GOOD = """
+[accounts.shop]
+provider = "cryptocloud"
+api_key = "${CC_KEY}"
+secret_key = "literal-secret-0123456789"
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "accounts.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_and_expansion(tmp_path: Path) -> None:
+    settings = load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "from-env-0123"})
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.retry_schedule == DEFAULT_RETRY_SCHEDULE == (5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert settings.delivery_timeout == 15.0
+    assert settings.port == 8000
+    assert settings.admin_token is None
+    assert settings.allow_private_urls is False
+    account = settings.accounts["shop"]
+    assert account.api_key is not None
+    assert account.api_key.value == "from-env-0123"
+    assert "from-env-0123" in settings.secrets()
+    assert "from-env-0123" not in repr(settings)
+
+
+def test_every_variable(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD),
+            "CC_KEY": "k",
+            "REDIS_URL": "redis://example:6380/2",
+            "RELAY_ADMIN_TOKEN": "admin-0123456789",
+            "RELAY_ALLOW_PRIVATE_URLS": "true",
+            "RELAY_RETRY_SCHEDULE": "1,2,3",
+            "RELAY_DELIVERY_TIMEOUT": "2.5",
+            "PORT": "9000",
+        }
+    )
+    assert settings.redis_url == "redis://example:6380/2"
+    assert settings.admin_token is not None
+    assert settings.admin_token.value == "admin-0123456789"
+    assert settings.allow_private_urls is True
+    assert settings.retry_schedule == (1, 2, 3)
+    assert settings.delivery_timeout == 2.5
+    assert settings.port == 9000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CC_KEY": "k", "RELAY_RETRY_SCHEDULE": "5,x"}, "RELAY_RETRY_SCHEDULE"),
+        ({"CC_KEY": "k", "RELAY_RETRY_SCHEDULE": "5,-1"}, "RELAY_RETRY_SCHEDULE"),
+        ({"CC_KEY": "k", "RELAY_DELIVERY_TIMEOUT": "0"}, "RELAY_DELIVERY_TIMEOUT"),
+        ({"CC_KEY": "k", "RELAY_ALLOW_PRIVATE_URLS": "maybe"}, "RELAY_ALLOW_PRIVATE_URLS"),
+        ({"CC_KEY": "k", "PORT": "http"}, "PORT"),
+        ({}, "CC_KEY"),
+    ],
+)
+def test_invalid_values_name_the_variable(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), **env})
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings({"RELAY_ACCOUNTS_FILE": str(tmp_path / "nope.toml")})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, "[accounts.shop\n")})
+
+
+def test_release_check_exits_non_zero_on_invalid_config(tmp_path: Path) -> None:
+    good = subprocess.run(
+        [sys.executable, "-m", "service.check"],
+        env={"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "k", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert good.returncode == 0, good.stderr
+    assert "shop (cryptocloud)" in good.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "service.check"],
+        env={"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD.replace("cryptocloud", "paypal")), "CC_KEY": "k"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert "account 'shop'" in bad.stderr
+    assert "provider" in bad.stderr
