@@ -66,6 +66,7 @@ def routes() -> list[Route]:
         Route("/subscriptions/{subscription_id}/replay", subscriptions_api.replay, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", health.metrics_text, methods=["GET"]),
     ]
 
 

@@ -23,6 +23,7 @@ from service.redis_types import awaited
 
 _COMMIT = """
 local written, logged, conflicts = 0, 0, 0
+local types = {}
 local i = 3
 for _ = 1, tonumber(ARGV[2]) do
   local invoice, expected, snapshot = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -38,10 +39,11 @@ for _ = 1, tonumber(ARGV[2]) do
       local entry = redis.call('XADD', KEYS[2], '*', 'id', event_id, 'account', ARGV[1], 'type', event_type, 'body', body)
       redis.call('HSET', KEYS[3], event_id, entry)
       logged = logged + 1
+      table.insert(types, event_type)
     end
   end
 end
-return {written, logged, conflicts}
+return {written, logged, conflicts, types}
 """
 
 
@@ -59,6 +61,8 @@ class CommitResult:
     written: int
     logged: int
     conflicts: int
+    #: The type of each event appended.
+    types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +130,10 @@ class EventLog:
                 "" if event is None else event.type,
                 b"" if event is None else event.to_json(),
             ]
-        written, logged, conflicts = await self._commit(keys=[snapshots(account), EVENTS, EVENT_INDEX], args=args)
-        return CommitResult(int(written), int(logged), int(conflicts))
+        written, logged, conflicts, types = await self._commit(
+            keys=[snapshots(account), EVENTS, EVENT_INDEX], args=args
+        )
+        return CommitResult(int(written), int(logged), int(conflicts), tuple(_text(t) for t in types))
 
     async def count_invoices(self, account: str) -> int:
         return int(await awaited(self._redis.hlen(snapshots(account))))

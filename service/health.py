@@ -6,11 +6,17 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service import metrics
 from service.responses import JSON
 
 
 async def healthz(request: Request) -> Response:
     return JSON({"status": "ok"})
+
+
+async def metrics_text(request: Request) -> Response:
+    body, content_type = await metrics.render(request.app.state.deps.redis)
+    return Response(body, media_type=content_type)
 
 
 async def readyz(request: Request) -> Response:

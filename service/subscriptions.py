@@ -184,7 +184,7 @@ class SubscriptionStore:
                         return None
                     before = Subscription.from_json(raw)
                     after = change(before)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(SUBSCRIPTIONS, subscription_id, after.to_json().decode())
                     pipe.incr(SUBSCRIPTIONS_VERSION)
                     await pipe.execute()

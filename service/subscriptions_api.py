@@ -119,7 +119,7 @@ async def patch(request: Request) -> Response:
             changes["enabled"] = document["enabled"]
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
-    # Applied to the stored copy atomically: a concurrent rotation or delete is neither undone nor undone by it.
+    # Applied to the stored copy atomically: a concurrent rotation is kept, a concurrent delete is not undone.
     result = await deps.subscriptions.update(subscription.id, lambda current: replace(current, **changes))
     if result is None:
         return _not_found()

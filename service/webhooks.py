@@ -14,6 +14,7 @@ from contracts.errors import CallbackError
 from contracts.registry import provider_for
 from contracts.wire import CallbackRequest
 from service.deps import WebDeps
+from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
 from service.responses import JSON, error
 
 log = structlog.get_logger("relay.webhooks")
@@ -47,26 +48,33 @@ async def receive_callback(request: Request) -> Response:
     account = deps.settings.accounts.get(name)
     structlog.contextvars.bind_contextvars(account=name)
     if account is None:
+        CALLBACKS.labels(UNKNOWN_ACCOUNT, "unknown_account").inc()
         return error(404, "unknown_account")
     try:
         body = await read_body(request)
     except BodyTooLarge:
+        CALLBACKS.labels(name, "too_large").inc()
         return error(413, "body_too_large", f"the limit is {MAX_BODY_BYTES} bytes")
     except ClientDisconnect:
+        CALLBACKS.labels(name, "malformed").inc()
         return error(400, "incomplete_body")
     callback = CallbackRequest(headers=dict(request.headers), query=dict(request.query_params), body=body)
     try:
         hint = provider_for(account.provider).verify_callback(account, callback, datetime.now(UTC))
     except CallbackError as exc:
+        CALLBACKS.labels(name, "unauthorized" if exc.http_status == 401 else "malformed").inc()
         log.info("callback_refused", status=exc.http_status, reason=str(exc))
         return error(exc.http_status or 400, "refused", str(exc))
     except Exception:  # whatever the input, never a 500: a verifier bug refuses the callback
+        CALLBACKS.labels(name, "malformed").inc()
         log.exception("callback_verifier_failed")
         return error(400, "malformed")
     try:
         await deps.triggers.request(name, int(time.time() * 1000))
     except RedisError as exc:
+        CALLBACKS.labels(name, "unavailable").inc()
         log.warning("callback_not_queued", error=type(exc).__name__)
         return error(503, "queue_unavailable", headers={"retry-after": "5"})
+    CALLBACKS.labels(name, "accepted").inc()
     log.debug("callback_accepted", invoice_id=hint.invoice_id)
     return Response(_ACCEPTED, status_code=202, media_type="application/json")

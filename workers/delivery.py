@@ -21,8 +21,9 @@ import structlog
 from redis.exceptions import RedisError
 
 from service.coalesce import Coalescer
-from service.deliveries import FAILED, Claimed, DeliveryStore, Outcome
+from service.deliveries import FAILED, PENDING, Claimed, DeliveryStore, Outcome
 from service.eventlog import EventLog
+from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.subscriptions import Subscription, SubscriptionStore
 from workers.retry_plan import plan_next
 from workers.subscription_cache import SubscriptionCache
@@ -115,7 +116,10 @@ class Lane:
             time_limit=self.pool.timeout,
         )
         plan = plan_next(result, delivery.tries, self.pool.schedule, result.at)
-        self.pool.observe(subscription.id, result.succeeded, result.latency_ms)
+        DELIVERY_ATTEMPTS.labels(
+            "disabled" if plan.disable else "retry" if plan.status == PENDING else plan.status
+        ).inc()
+        DELIVERY_SECONDS.observe(result.latency_ms / 1000)
         await self.outcomes.submit(Outcome(delivery.event_id, plan.status, plan.next_due_ms, result.as_json()))
         if plan.disable:
             await self.pool.disable(subscription.id, reason="the subscriber answered 410 Gone")
@@ -149,8 +153,6 @@ class DeliveryPool:
         self.lease_ms = int((timeout + 10.0) * 1000)
         self.lanes: dict[str, Lane] = {}
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
-        self.delivered = 0
-        self.failed_attempts = 0
 
     async def run_forever(self) -> None:
         while True:
@@ -190,12 +192,6 @@ class DeliveryPool:
         if missing:
             found.update(await self.eventlog.bodies(missing))
         return found
-
-    def observe(self, subscription_id: str, succeeded: bool, latency_ms: float) -> None:
-        if succeeded:
-            self.delivered += 1
-        else:
-            self.failed_attempts += 1
 
     async def disable(self, subscription_id: str, *, reason: str) -> None:
         subscription = await self.subscriptions.get(subscription_id)

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import orjson
+import prometheus_client
 import structlog
 from arq.connections import RedisSettings
 from arq.worker import func
@@ -73,7 +74,12 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(pool.run_forever(), name="delivery-pool"),
         asyncio.create_task(fanout.run_forever(), name="fanout"),
     ]
-    log.info("worker_started", accounts=len(settings.accounts), consumer=consumer)
+    metrics_port = os.environ.get("RELAY_WORKER_METRICS_PORT")
+    if metrics_port:
+        # Reachable by the platform's scraper like the web port; RELAY_WORKER_METRICS_HOST narrows it.
+        host = os.environ.get("RELAY_WORKER_METRICS_HOST", "0.0.0.0")  # noqa: S104
+        prometheus_client.start_http_server(int(metrics_port), addr=host)
+    log.info("worker_started", accounts=len(settings.accounts), consumer=consumer, metrics_port=metrics_port)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

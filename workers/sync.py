@@ -25,6 +25,7 @@ from contracts.registry import provider_for
 from contracts.wire import HttpRequest, HttpResponse
 from service.account_state import AUTH_FAILED, ERROR, OK, SyncReport
 from service.eventlog import EventLog, PendingChange
+from service.metrics import EVENTS, INVOICES_CHANGED, INVOICES_READ, RECORDS_SKIPPED, SYNC_SECONDS, SYNCS
 from workers.sessions import Sessions
 
 log = structlog.get_logger("relay.sync")
@@ -104,6 +105,8 @@ async def record_page(
             log.warning("unknown_provider_status", invoice=invoice.key, provider_status=invoice.provider_status)
         pending.append(PendingChange(invoice.invoice_id, expected, change))
     result = await eventlog.commit(account.name, pending)
+    for event_type in result.types:
+        EVENTS.labels(event_type).inc()
     counts.changes += result.written
     counts.events += result.logged
     counts.conflicts += result.conflicts
@@ -147,6 +150,12 @@ async def run_sync(
         status, error, retry_after = exc.report_status, str(exc), exc.retry_after
     except ProviderError as exc:
         status, error = (AUTH_FAILED if isinstance(exc, ProviderAuthFailed) else ERROR), str(exc)
+    duration = time.monotonic() - started
+    SYNCS.labels(account.name, status).inc()
+    SYNC_SECONDS.labels(account.provider).observe(duration)
+    INVOICES_READ.labels(account.name).inc(counts.records)
+    RECORDS_SKIPPED.labels(account.name).inc(counts.skipped)
+    INVOICES_CHANGED.labels(account.name).inc(counts.changes)
     log.info(
         "sync_finished",
         status=status,
@@ -158,7 +167,7 @@ async def run_sync(
         events=counts.events,
         conflicts=counts.conflicts,
         baseline=silent,
-        duration_ms=round((time.monotonic() - started) * 1000, 1),
+        duration_ms=round(duration * 1000, 1),
     )
     report = SyncReport(
         status=status,
