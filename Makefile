@@ -32,5 +32,9 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+## make run: the relay with a bundled Valkey, the provider sandbox, and a sample subscriber
+run: $(STAMP)
+	$(PY) -m sandbox.demo
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -52,7 +52,9 @@ async def preload(redis_url: str, events: int, sink_url: str) -> int:
             size = len(change.event.to_json())
             pending.append(PendingChange(invoice.invoice_id, "", change))
         await eventlog.commit("bench", pending)
-    subscription = new_subscription(url=f"{sink_url}/hook", event_types=("*",), accounts=("*",), description=None, now=now)
+    subscription = new_subscription(
+        url=f"{sink_url}/hook", event_types=("*",), accounts=("*",), description=None, now=now
+    )
     await SubscriptionStore(redis).save(subscription)
     await redis.aclose()
     return size
@@ -70,7 +72,15 @@ def relay_round(redis_url: str, sink_url: str, events: int, env: dict[str, str])
 
 
 def ceiling_round(sink_url: str, events: int, body_size: int) -> float:
-    argv = [sys.executable, "-m", "bench.raw_post", f"{sink_url}/raw", str(events), str(LANE_CONCURRENCY), str(body_size)]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.raw_post",
+        f"{sink_url}/raw",
+        str(events),
+        str(LANE_CONCURRENCY),
+        str(body_size),
+    ]
     output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout  # noqa: S603
     return float(json.loads(output)["rps"])
 

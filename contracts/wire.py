@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes | None = None
+    # Not in repr: the URL may carry an API key (SMSOnline), headers a token, the body a password.
+    url: str = field(repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    body: bytes | None = field(default=None, repr=False)
     #: `url` with secret query values masked: the only form of the URL that may be logged.
     log_url: str = ""
 

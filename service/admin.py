@@ -65,10 +65,12 @@ async def list_accounts(request: Request) -> Response:
     return JSON({"accounts": rows})
 
 
-def _limit(text: str | None) -> int:
+def parse_limit(text: str | None, default: int = 100) -> int:
+    """A `limit` query parameter from 1 to 1000; `ValueError` otherwise."""
     if text is None or text == "":
-        return 100
-    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        return default
+    # isascii: "²" and other Unicode digits pass isdigit() but int() refuses or misreads them.
+    if not (text.isascii() and text.isdigit()) or len(text) > 4 or not 1 <= int(text) <= 1000:
         raise ValueError("limit must be an integer from 1 to 1000")
     return int(text)
 
@@ -84,7 +86,7 @@ async def list_events(request: Request) -> Response:
     deps = _deps(request)
     params = request.query_params
     try:
-        limit = _limit(params.get("limit"))
+        limit = parse_limit(params.get("limit"))
         events, next_cursor = await deps.eventlog.page(
             after=params.get("after") or None,
             limit=limit,

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import admin, health, subscriptions_api, webhooks
+from service import admin, health, openapi, subscriptions_api, webhooks
 from service.config import Settings, load_settings
 from service.deps import WebDeps
 from service.logging import configure_logging
@@ -67,6 +67,7 @@ def routes() -> list[Route]:
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics_text, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
     ]
 
 

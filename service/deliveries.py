@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.keys import PREFIX, delivery_order, delivery_queue, delivery_records
+from service.keys import PREFIX, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
 from service.redis_types import awaited
 
 PENDING = "pending"
@@ -30,14 +30,28 @@ MAX_ATTEMPTS_KEPT = 50
 
 _SUB = PREFIX + "sub:"
 
-# ARGV: now_ms, then pairs of (subscription id, event id). Returns the subscription ids that got work.
-_FANOUT = """
+# Whether a subscription exists and is enabled, as stored: a worker's cached copy may be a moment old, and
+# a delivery created for a subscription just disabled or deleted would stay pending forever.
+_ENABLED = """
+local function enabled(sub)
+  local raw = redis.call('HGET', KEYS[2], sub)
+  return raw ~= false and cjson.decode(raw).enabled == true
+end
+"""
+
+# KEYS: prefix of subscription keys, subscriptions hash. ARGV: now_ms, then pairs of (subscription id, event id).
+# Returns the subscription ids that got work.
+_FANOUT = (
+    _ENABLED
+    + """
 local touched = {}
+local live = {}
 local now = ARGV[1]
 for i = 2, #ARGV, 2 do
   local sub, event = ARGV[i], ARGV[i + 1]
   local base = KEYS[1] .. sub
-  if redis.call('HSETNX', base .. ':deliveries', event, '{"status":"pending","attempts":[]}') == 1 then
+  if live[sub] == nil then live[sub] = enabled(sub) end
+  if live[sub] and redis.call('HSETNX', base .. ':deliveries', event, '{"status":"pending","attempts":[]}') == 1 then
     redis.call('ZADD', base .. ':due', now, event)
     redis.call('ZADD', base .. ':order', now, event)
     touched[sub] = true
@@ -47,6 +61,7 @@ local out = {}
 for sub in pairs(touched) do table.insert(out, sub) end
 return out
 """
+)
 
 # KEYS: queue, records. ARGV: now_ms, lease_end_ms, limit. Returns pairs (event id, tries this round).
 _CLAIM = """
@@ -102,19 +117,22 @@ redis.call('DEL', KEYS[1])
 return #queued
 """
 
-# KEYS: queue, records, order. ARGV: now_ms, event ids. Queues each again as pending, history kept.
+# KEYS: queue, records, order, subscriptions hash.
+# ARGV: subscription id, now_ms, event ids. Queues each again as pending, history kept.
 _REQUEUE = """
-for i = 2, #ARGV do
+local raw = redis.call('HGET', KEYS[4], ARGV[1])
+if raw == false or cjson.decode(raw).enabled ~= true then return 0 end
+for i = 3, #ARGV do
   local event = ARGV[i]
   local raw = redis.call('HGET', KEYS[2], event)
   local record = {status = 'pending', attempts = {}}
   if raw then record = cjson.decode(raw); record.status = 'pending' end
   record.tries = 0
   redis.call('HSET', KEYS[2], event, cjson.encode(record))
-  redis.call('ZADD', KEYS[1], ARGV[1], event)
-  redis.call('ZADD', KEYS[3], ARGV[1], event)
+  redis.call('ZADD', KEYS[1], ARGV[2], event)
+  redis.call('ZADD', KEYS[3], ARGV[2], event)
 end
-return #ARGV - 1
+return #ARGV - 2
 """
 
 
@@ -161,7 +179,7 @@ class DeliveryStore:
         args: list[str | int] = [now_ms]
         for subscription_id, event_id in pairs:
             args += [subscription_id, event_id]
-        touched = await self._fanout(keys=[_SUB], args=args)
+        touched = await self._fanout(keys=[_SUB, SUBSCRIPTIONS], args=args)
         return [_text(item) for item in touched]
 
     async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
@@ -188,10 +206,16 @@ class DeliveryStore:
     async def requeue(self, subscription_id: str, event_ids: Sequence[str], now_ms: int) -> int:
         if not event_ids:
             return 0
-        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), delivery_order(subscription_id)]
+        keys = [
+            delivery_queue(subscription_id),
+            delivery_records(subscription_id),
+            delivery_order(subscription_id),
+            SUBSCRIPTIONS,
+        ]
         total = 0
         for start in range(0, len(event_ids), 500):
-            total += int(await self._requeue(keys=keys, args=[now_ms, *event_ids[start : start + 500]]))
+            batch = event_ids[start : start + 500]
+            total += int(await self._requeue(keys=keys, args=[subscription_id, now_ms, *batch]))
         return total
 
     async def list(

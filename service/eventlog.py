@@ -74,6 +74,9 @@ class LoggedEvent:
     body: bytes
 
 
+_MAX_ID_PART = 2**64 - 1
+
+
 def encode_cursor(entry_id: str) -> str:
     return base64.urlsafe_b64encode(entry_id.encode()).decode().rstrip("=")
 
@@ -85,7 +88,14 @@ def decode_cursor(cursor: str) -> str:
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise ValueError("invalid cursor") from exc
     millis, dash, seq = entry.partition("-")
-    if not (millis.isdigit() and dash and seq.isdigit()):
+    # ASCII digits only ("²".isdigit() is true), each part an unsigned 64-bit number, and not the largest id (the
+    # cursor is an exclusive start): Redis refuses anything else, which would answer 503 instead of 400.
+    if not (dash and millis.isascii() and millis.isdigit() and seq.isascii() and seq.isdigit()):
+        raise ValueError("invalid cursor")
+    if len(millis) > 20 or len(seq) > 20:
+        raise ValueError("invalid cursor")
+    parts = (int(millis), int(seq))
+    if max(parts) > _MAX_ID_PART or parts == (_MAX_ID_PART, _MAX_ID_PART):
         raise ValueError("invalid cursor")
     return entry
 
@@ -192,7 +202,7 @@ class EventLog:
 
     async def since(self, since_ms: int, batch: int = 1000) -> AsyncIterator[LoggedEvent]:
         """Every event logged at or after `since_ms` (stream ids start with their unix ms), oldest first."""
-        start = f"{since_ms}-0"
+        start = f"{max(since_ms, 0)}-0"  # before 1970 means from the start; Redis refuses a negative id
         while True:
             rows = await self._redis.xrange(EVENTS, min=start, max="+", count=batch)
             for entry_id, fields in rows:

@@ -91,6 +91,10 @@ def configure_logging(secrets: Iterable[str] = (), *, json: bool | None = None, 
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # arq logs every job start and end at INFO; that detail is for debugging.
+    arq_level = logging.DEBUG if log_level <= logging.DEBUG else logging.WARNING
+    for name in ("arq.worker", "arq.jobs"):
+        logging.getLogger(name).setLevel(arq_level)
 
 
 def scrub_mapping(values: MutableMapping[str, Any], secrets: Iterable[str]) -> MutableMapping[str, Any]:

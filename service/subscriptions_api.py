@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from contracts.times import format_time, parse_time
-from service.admin import admin_only
+from service.admin import admin_only, parse_limit
 from service.deliveries import STATUSES
 from service.deps import WebDeps
 from service.responses import JSON, error
@@ -169,11 +169,11 @@ async def deliveries(request: Request) -> Response:
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
         return error(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
-    limit_text = request.query_params.get("limit") or "100"
-    # isascii: "²" and other Unicode digits pass isdigit() but int() refuses or misreads them.
-    if not (limit_text.isascii() and limit_text.isdigit()) or len(limit_text) > 4 or not 1 <= int(limit_text) <= 1000:
-        return error(400, "bad_request", "limit must be an integer from 1 to 1000")
-    rows = await deps.deliveries.list(subscription.id, status=status, limit=int(limit_text))
+    try:
+        limit = parse_limit(request.query_params.get("limit"))
+    except ValueError as exc:
+        return error(400, "bad_request", str(exc))
+    rows = await deps.deliveries.list(subscription.id, status=status, limit=limit)
     return JSON({"deliveries": rows})
 
 

@@ -194,9 +194,8 @@ class DeliveryPool:
         return found
 
     async def disable(self, subscription_id: str, *, reason: str) -> None:
-        subscription = await self.subscriptions.get(subscription_id)
-        if subscription is not None and subscription.enabled:
-            await self.subscriptions.save(replace(subscription, enabled=False))
+        changed = await self.subscriptions.update(subscription_id, lambda s: replace(s, enabled=False))
+        if changed is not None and changed[0].enabled:
             failed = await self.store.fail_all(subscription_id)
             log.warning("subscription_disabled", subscription_id=subscription_id, reason=reason, failed=failed)
         lane = self.lanes.pop(subscription_id, None)

@@ -19,6 +19,8 @@ log = structlog.get_logger("relay.jobs")
 
 #: After a failed sync: wait 5 s, doubling per consecutive failure, at most this long.
 MAX_ERROR_BACKOFF_S = 300.0
+#: The longest provider `Retry-After` honoured (a provider may send any number).
+MAX_RETRY_AFTER_S = 3600.0
 #: After 401/403, do not ask again sooner than this: wrong credentials will not fix themselves quickly.
 AUTH_FAILED_RETRY_S = 600
 #: An account this worker's configuration lacks is put back this far, not dropped: during a rolling
@@ -38,7 +40,7 @@ def next_due_ms(account: Account, report: SyncReport, failures: int, retry_after
     if poll:
         delay = min(delay, float(poll))
     if retry_after is not None:
-        delay = max(delay, retry_after)
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
     return now + int(delay * 1000)
 
 

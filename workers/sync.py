@@ -156,7 +156,9 @@ async def run_sync(
     INVOICES_READ.labels(account.name).inc(counts.records)
     RECORDS_SKIPPED.labels(account.name).inc(counts.skipped)
     INVOICES_CHANGED.labels(account.name).inc(counts.changes)
-    log.info(
+    # A sync that found nothing new is routine: logged at debug, or a 5 s poll would flood the log.
+    routine = status == OK and not counts.changes and not counts.skipped
+    (log.debug if routine else log.info)(
         "sync_finished",
         status=status,
         error=error,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,15 +11,37 @@ from redis.asyncio import Redis
 
 from service.deliveries import DELIVERED, FAILED, MAX_ATTEMPTS_KEPT, PENDING, Claimed, DeliveryStore, Outcome
 from service.keys import delivery_order, delivery_queue, delivery_records
+from service.subscriptions import SubscriptionStore, new_subscription
 
 SUB = "sub_a"
 NOW = 1_800_000_000_000
 LEASE = 25_000
 
 
+async def save_subscription(redis: Redis, subscription_id: str, *, enabled: bool = True) -> None:
+    made = new_subscription(
+        url="https://example.com/hook", event_types=("*",), accounts=("*",), description=None, now=datetime.now(UTC)
+    )
+    await SubscriptionStore(redis).save(replace(made, id=subscription_id, enabled=enabled))
+
+
 @pytest.fixture
-def store(redis: Redis) -> DeliveryStore:
+async def store(redis: Redis) -> DeliveryStore:
+    for subscription_id in (SUB, "sub_b", "sub_c"):
+        await save_subscription(redis, subscription_id)
     return DeliveryStore(redis)
+
+
+async def test_no_delivery_for_a_disabled_or_deleted_subscription(store: DeliveryStore, redis: Redis) -> None:
+    # A worker's cached subscriptions may be a moment old: the store itself checks, atomically.
+    await save_subscription(redis, "sub_off", enabled=False)
+    assert await store.fan_out([("sub_off", "evt_1"), ("sub_gone", "evt_1"), (SUB, "evt_1")], NOW) == [SUB]
+    assert await store.queued("sub_off") == 0
+    assert await store.queued("sub_gone") == 0
+    assert await redis.exists(delivery_records("sub_gone")) == 0
+    assert await store.requeue("sub_off", ["evt_1"], NOW) == 0
+    assert await store.requeue("sub_gone", ["evt_1"], NOW) == 0
+    assert await redis.exists(delivery_records("sub_gone")) == 0
 
 
 def attempt(n: int, status_code: int | None = 500, error: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,611 @@
+"""`GET /openapi.json`: the OpenAPI 3.1 description of every endpoint.
+
+Written by hand from the handlers (service/webhooks.py, service/admin.py, service/subscriptions_api.py,
+service/health.py), built once. tests/service/test_openapi.py checks that every route of `service.app.routes()`
+is described here and runs schemathesis against the app with it, so a handler and its description cannot
+drift apart silently. The event envelope is the contract's own JSON Schema (contracts/schemas/event.schema.json).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from contracts.model import EVENT_TYPES, Status
+from service.deliveries import STATUSES
+from service.responses import JSON
+from service.subscriptions import MAX_FILTERS
+from service.subscriptions_api import MAX_REPLAY_IDS
+from service.webhooks import MAX_BODY_BYTES
+
+Schema = dict[str, Any]
+
+VERSION = "0.1.0"
+ACCOUNT_PATTERN = "^[a-z0-9_-]{1,64}$"
+SECURITY_SCHEME = "adminToken"
+PROVIDERS = ("cryptocloud", "simplepay", "smsonline", "ispcrm")
+#: Event-type filters a subscription accepts: every event type, `invoice.*` and `*`.
+EVENT_TYPE_FILTERS = ("*", "invoice.*", *EVENT_TYPES)
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], *, required: tuple[str, ...] | None = None, closed: bool = True) -> Schema:
+    """An object schema; every property is required unless `required` says otherwise."""
+    schema: Schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else list(required),
+    }
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def json_content(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def respond(description: str, schema: Schema | None = None, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response["content"] = json_content(schema)
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def failure(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A response with the one error shape, `{"error": code, "detail"?: message}`."""
+    return respond(description, ref("Error"), headers)
+
+
+RETRY_AFTER = {"retry-after": {"description": "Seconds to wait before trying again.", "schema": {"type": "string"}}}
+REDIS_DOWN = failure("`redis_unavailable`: Redis cannot be reached; try again later.", RETRY_AFTER)
+UNAUTHORIZED = failure(
+    "`unauthorized`: missing or wrong bearer token, or no `RELAY_ADMIN_TOKEN` configured.",
+    {"www-authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+)
+UNKNOWN_SUBSCRIPTION = failure("`unknown_subscription`: no subscription with this id.")
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "description": "How many rows at most.",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+}
+
+
+def path_param(name: str, description: str, schema: Schema | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+ACCOUNT_PARAM = path_param(
+    "account",
+    "An account name from the accounts file; any other name answers 404.",
+    {"type": "string", "pattern": ACCOUNT_PATTERN},
+)
+SUBSCRIPTION_PARAM = path_param("subscription_id", "A subscription id (`sub_...`); an unknown one answers 404.")
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    tags: tuple[str, ...],
+    parameters: list[dict[str, Any]] | None = None,
+    body: Schema | None = None,
+    body_content: dict[str, Any] | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": operation_id, "summary": summary, "tags": list(tags)}
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": json_content(body)}
+    elif body_content is not None:
+        op["requestBody"] = {"required": False, "content": body_content}
+    op["responses"] = responses
+    return op
+
+
+def operator(operation_id: str, summary: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """An operator API call: bearer token, and 401 / 503 besides its own answers."""
+    op = operation(
+        operation_id, summary, {**responses, "401": UNAUTHORIZED, "503": REDIS_DOWN}, tags=("operator",), **kwargs
+    )
+    op["security"] = [{SECURITY_SCHEME: []}]
+    return op
+
+
+def public(operation_id: str, summary: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    op = operation(operation_id, summary, responses, tags=("public",), **kwargs)
+    op["security"] = []
+    return op
+
+
+def _event_schemas() -> dict[str, Schema]:
+    """contracts/schemas/event.schema.json as component schemas: `Event`, and its `$defs` as `Event<Name>`."""
+    text = resources.files("contracts").joinpath("schemas/event.schema.json").read_text(encoding="utf-8")
+    source: Schema = json.loads(text)
+    defs: dict[str, Schema] = source.pop("$defs", {})
+    for key in ("$schema", "$id"):
+        source.pop(key, None)
+    names = {name: "Event" + "".join(part.capitalize() for part in name.split("_")) for name in defs}
+
+    def relink(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: (
+                    "#/components/schemas/" + names[value.removeprefix("#/$defs/")]
+                    if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/")
+                    else relink(value)
+                )
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [relink(item) for item in node]
+        return node
+
+    schemas: dict[str, Schema] = {"Event": relink(source)}
+    for name, definition in defs.items():
+        schemas[names[name]] = relink(definition)
+    return schemas
+
+
+def _schemas() -> dict[str, Schema]:
+    time = ref("EventTime")
+    event_type_filters: Schema = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_FILTERS,
+        "items": {"type": "string", "enum": list(EVENT_TYPE_FILTERS)},
+        "description": 'Event types to receive; `invoice.*` and `*` mean all. Omitted or null: `["*"]`.',
+    }
+    account_filters: Schema = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": MAX_FILTERS,
+        "items": {"type": "string", "pattern": r"^([a-z0-9_-]{1,64}|\*)$"},
+        "description": "Configured account names, or `*` for all; an unknown name answers 400. "
+        'Omitted or null: `["*"]`.',
+    }
+    target_url: Schema = {
+        "type": "string",
+        "format": "uri",
+        "minLength": 1,
+        "maxLength": 2048,
+        "description": "An absolute http(s) URL without credentials. Unless RELAY_ALLOW_PRIVATE_URLS is true, "
+        "every address its host resolves to must be public (not loopback, private, link-local or reserved).",
+    }
+    description: Schema = nullable({"type": "string", "maxLength": 1000})
+    subscription_fields: dict[str, Schema] = {
+        "id": {"type": "string", "pattern": "^sub_[0-9a-f]+$"},
+        "url": {"type": "string"},
+        "event_types": {"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPE_FILTERS)}},
+        "accounts": {"type": "array", "items": {"type": "string"}},
+        "enabled": {"type": "boolean"},
+        "created_at": time,
+        "description": nullable({"type": "string"}),
+    }
+    secret: Schema = {
+        "type": "string",
+        "pattern": "^whsec_[A-Za-z0-9+/]+={0,2}$",
+        "description": "The Standard Webhooks signing secret. Shown only in this answer.",
+    }
+    return {
+        "Error": obj(
+            {
+                "error": {"type": "string", "description": "A stable, machine-readable code."},
+                "detail": {"type": "string", "description": "A human-readable explanation (never a secret)."},
+            },
+            required=("error",),
+        ),
+        **_event_schemas(),
+        "EventPage": obj(
+            {
+                "events": {"type": "array", "items": ref("Event")},
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "Pass as `after` for the next page; null at the end of the log.",
+                },
+            }
+        ),
+        "CallbackAccepted": obj({"status": {"const": "accepted"}}),
+        "TriggerAccepted": obj(
+            {"status": {"const": "accepted"}, "accounts": {"type": "array", "items": {"type": "string"}}}
+        ),
+        "Account": obj(
+            {
+                "name": {"type": "string", "pattern": ACCOUNT_PATTERN},
+                "provider": {"type": "string", "enum": list(PROVIDERS)},
+                "last_sync_at": {
+                    **nullable(time),
+                    "description": "When the last finished sync ended (success or not); null before the first.",
+                },
+                "last_sync_status": {"enum": ["ok", "auth_failed", "error", None]},
+                "last_error": {"type": ["string", "null"], "description": "A message without secrets."},
+                "invoices": {"type": "integer", "minimum": 0, "description": "Invoices known."},
+                "skipped_records": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Malformed provider records skipped, in total.",
+                },
+                "poll_interval": {"type": "integer", "minimum": 0, "description": "Seconds; 0 = no scheduled syncs."},
+            }
+        ),
+        "AccountList": obj({"accounts": {"type": "array", "items": ref("Account")}}),
+        "SubscriptionCreate": obj(
+            {
+                "url": target_url,
+                "event_types": nullable(event_type_filters),
+                "accounts": nullable(account_filters),
+                "description": description,
+            },
+            required=("url",),
+        ),
+        "SubscriptionPatch": obj(
+            {
+                "url": target_url,
+                "event_types": nullable(event_type_filters),
+                "accounts": nullable(account_filters),
+                "enabled": {
+                    "type": "boolean",
+                    "description": "false disables the subscription: its queued deliveries become `failed`.",
+                },
+                "description": description,
+            },
+            required=(),
+        ),
+        "Subscription": obj(subscription_fields),
+        "NewSubscription": obj({**subscription_fields, "secret": secret}),
+        "RotatedSecret": obj(
+            {
+                "id": subscription_fields["id"],
+                "secret": secret,
+                "previous_secret_expires_at": {
+                    **nullable(time),
+                    "description": "Until then the previous secret keeps signing beside the new one.",
+                },
+            }
+        ),
+        "SubscriptionList": obj({"subscriptions": {"type": "array", "items": ref("Subscription")}}),
+        "Attempt": obj(
+            {
+                "at": {"type": "string", "description": "When the attempt started (RFC 3339)."},
+                "status_code": {"type": ["integer", "null"], "description": "null when no answer came."},
+                "error": {"type": ["string", "null"]},
+                "latency_ms": {"type": "number", "minimum": 0},
+            },
+            closed=False,
+        ),
+        "Delivery": obj(
+            {
+                "event_id": {"type": "string"},
+                "status": {"type": "string", "enum": list(STATUSES)},
+                "attempts": {"type": "array", "items": ref("Attempt")},
+            }
+        ),
+        "DeliveryList": obj({"deliveries": {"type": "array", "items": ref("Delivery")}}),
+        "Replay": {
+            "description": "Exactly one of `since` or `event_ids`.",
+            "oneOf": [
+                obj({"since": {"type": "string", "format": "date-time", "description": "RFC 3339."}}),
+                obj(
+                    {
+                        "event_ids": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_REPLAY_IDS,
+                            "items": {"type": "string"},
+                        }
+                    }
+                ),
+            ],
+        },
+        "Queued": obj({"queued": {"type": "integer", "minimum": 0}}),
+        "Health": obj({"status": {"const": "ok"}}),
+        "Ready": obj({"status": {"const": "ready"}}),
+        "NotReady": obj({"status": {"const": "unavailable"}, "redis": {"const": "down"}}),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    webhook_params = [
+        ACCOUNT_PARAM,
+        {
+            "name": "token",
+            "in": "query",
+            "required": False,
+            "description": "smsonline, ispcrm: the account's `callback_token` (or send it as a bearer token).",
+            "schema": {"type": "string"},
+        },
+    ]
+    return {
+        "/webhooks/{account}": {
+            "post": public(
+                "receiveCallback",
+                "A provider callback: a hint to sync the account now",
+                {
+                    "202": respond("A sync of the account is durably queued.", ref("CallbackAccepted")),
+                    "400": failure("`refused`, `malformed` or `incomplete_body`: the callback cannot be read."),
+                    "401": failure("`refused`: bad or missing signature or token; nothing is queued."),
+                    "404": failure("`unknown_account`."),
+                    "413": failure(f"`body_too_large`: the body is over {MAX_BODY_BYTES} bytes."),
+                    "503": failure(
+                        "`queue_unavailable` / `redis_unavailable`: the sync cannot be queued; retry.", RETRY_AFTER
+                    ),
+                },
+                parameters=webhook_params,
+                body_content={
+                    "application/json": {"schema": {}},
+                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                },
+                description="The body is never trusted for invoice state: the relay reads the provider's list "
+                "endpoint. Authentication depends on the provider: cryptocloud a JWT (HS256, `secret_key`) in the "
+                "body's `token`; simplepay Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, "
+                "`webhook-signature`, verified with `webhook_secret`) or `X-Signature` (hex HMAC-SHA256 of the raw "
+                "body with `api_key`); smsonline and ispcrm `Authorization: Bearer <callback_token>` or "
+                "`?token=<callback_token>`.",
+            )
+        },
+        "/accounts/{account}/sync": {
+            "post": operator(
+                "syncAccount",
+                "Queue a sync of one account",
+                {
+                    "202": respond("The sync is queued.", ref("TriggerAccepted")),
+                    "404": failure("`unknown_account`."),
+                },
+                parameters=[ACCOUNT_PARAM],
+            )
+        },
+        "/sync": {
+            "post": operator(
+                "syncAll",
+                "Queue a sync of every account",
+                {"202": respond("The syncs are queued.", ref("TriggerAccepted"))},
+            )
+        },
+        "/accounts": {
+            "get": operator(
+                "listAccounts",
+                "Every configured account and its last sync",
+                {"200": respond("The accounts, by name.", ref("AccountList"))},
+            )
+        },
+        "/events": {
+            "get": operator(
+                "listEvents",
+                "The event log, oldest first",
+                {
+                    "200": respond("One page of events.", ref("EventPage")),
+                    "400": failure("`bad_request`: `limit` out of range or an invalid `after` cursor."),
+                },
+                parameters=[
+                    {
+                        "name": "account",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only this account's events.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "required": False,
+                        "description": "Only events of this type; `invoice.*` and `*` match every type.",
+                        "schema": {"type": "string"},
+                        "examples": {"paid": {"value": "invoice.paid"}},
+                    },
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "The opaque cursor of the previous page's `next`.",
+                        "schema": {"type": "string"},
+                    },
+                    LIMIT,
+                ],
+            )
+        },
+        "/events/{event_id}": {
+            "get": operator(
+                "getEvent",
+                "One logged event",
+                {
+                    "200": respond("The event as logged and delivered.", ref("Event")),
+                    "404": failure("`unknown_event`."),
+                },
+                parameters=[path_param("event_id", "An event id (`evt_...`).")],
+            )
+        },
+        "/subscriptions": {
+            "post": operator(
+                "createSubscription",
+                "Subscribe a URL to events",
+                {
+                    "201": respond(
+                        "The subscription, with its signing secret (shown only here).", ref("NewSubscription")
+                    ),
+                    "400": failure("`invalid_subscription`: the detail names the field at fault."),
+                },
+                body=ref("SubscriptionCreate"),
+            ),
+            "get": operator(
+                "listSubscriptions",
+                "Every subscription (no secrets), oldest first",
+                {"200": respond("The subscriptions.", ref("SubscriptionList"))},
+            ),
+        },
+        "/subscriptions/{subscription_id}": {
+            "get": operator(
+                "getSubscription",
+                "One subscription (no secrets)",
+                {"200": respond("The subscription.", ref("Subscription")), "404": UNKNOWN_SUBSCRIPTION},
+                parameters=[SUBSCRIPTION_PARAM],
+            ),
+            "patch": operator(
+                "updateSubscription",
+                "Change a subscription's URL, filters, description or enabled flag",
+                {
+                    "200": respond("The subscription as changed.", ref("Subscription")),
+                    "400": failure("`invalid_subscription`: the detail names the field at fault."),
+                    "404": UNKNOWN_SUBSCRIPTION,
+                },
+                parameters=[SUBSCRIPTION_PARAM],
+                body=ref("SubscriptionPatch"),
+            ),
+            "delete": operator(
+                "deleteSubscription",
+                "Delete a subscription and its delivery records",
+                {"204": respond("Deleted."), "404": UNKNOWN_SUBSCRIPTION},
+                parameters=[SUBSCRIPTION_PARAM],
+            ),
+        },
+        "/subscriptions/{subscription_id}/rotate-secret": {
+            "post": operator(
+                "rotateSecret",
+                "A new signing secret; the previous one keeps signing beside it for 24 h",
+                {
+                    "200": respond("The new secret (shown only here).", ref("RotatedSecret")),
+                    "404": UNKNOWN_SUBSCRIPTION,
+                },
+                parameters=[SUBSCRIPTION_PARAM],
+            )
+        },
+        "/subscriptions/{subscription_id}/deliveries": {
+            "get": operator(
+                "listDeliveries",
+                "Deliveries to this subscription, newest first",
+                {
+                    "200": respond("One row per event sent to this subscription.", ref("DeliveryList")),
+                    "400": failure("`bad_request`: unknown `status` or `limit` out of range."),
+                    "404": UNKNOWN_SUBSCRIPTION,
+                },
+                parameters=[
+                    SUBSCRIPTION_PARAM,
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "description": "`failed` = given up after the last attempt, or the subscription was disabled.",
+                        "schema": {"type": "string", "enum": list(STATUSES)},
+                    },
+                    LIMIT,
+                ],
+            )
+        },
+        "/subscriptions/{subscription_id}/replay": {
+            "post": operator(
+                "replay",
+                "Queue logged events again to this subscription",
+                {
+                    "202": respond("How many deliveries were queued.", ref("Queued")),
+                    "400": failure("`bad_request`: give exactly one of `since` or `event_ids`."),
+                    "404": UNKNOWN_SUBSCRIPTION,
+                    "409": failure("`subscription_disabled`: enable the subscription first."),
+                },
+                parameters=[SUBSCRIPTION_PARAM],
+                body=ref("Replay"),
+                description="The matching logged events (the subscription's filters still apply) are queued as new "
+                "deliveries with the same event ids. Unknown event ids are skipped.",
+            )
+        },
+        "/healthz": {
+            "get": public("healthz", "The process is alive", {"200": respond("Alive.", ref("Health"))}),
+        },
+        "/readyz": {
+            "get": public(
+                "readyz",
+                "Ready when Redis answers",
+                {"200": respond("Ready.", ref("Ready")), "503": respond("Redis does not answer.", ref("NotReady"))},
+            ),
+        },
+        "/metrics": {
+            "get": public(
+                "metrics",
+                "Prometheus metrics",
+                {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "503": REDIS_DOWN,
+                },
+            ),
+        },
+        "/openapi.json": {
+            "get": public(
+                "openapi", "This document", {"200": respond("The OpenAPI 3.1 document.", {"type": "object"})}
+            ),
+        },
+    }
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "info": {
+            "title": "invoice-relay",
+            "version": VERSION,
+            "description": "Watches invoices at payment providers and delivers normalized, signed invoice events "
+            'to HTTP subscribers. Errors share one shape: `{"error": code, "detail"?: message}`. Any call '
+            "that touches Redis answers 503 `redis_unavailable` while Redis cannot be reached. Invoice statuses: "
+            + ", ".join(status.value for status in Status)
+            + ".",
+        },
+        "tags": [
+            {"name": "operator", "description": "Needs `Authorization: Bearer $RELAY_ADMIN_TOKEN`."},
+            {"name": "public", "description": "Provider callbacks, health, metrics."},
+        ],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The value of RELAY_ADMIN_TOKEN. With none configured every call answers 401.",
+                }
+            },
+        },
+        "security": [{SECURITY_SCHEME: []}],
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())
+
+
+@functools.cache
+def _rendered() -> bytes:
+    return JSON(_document()).body
+
+
+async def openapi_json(request: Request) -> Response:
+    return Response(_rendered(), media_type="application/json")
