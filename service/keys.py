@@ -13,6 +13,11 @@ EVENTS = PREFIX + "events"
 EVENT_INDEX = PREFIX + "events:index"
 
 
+def seen_callback(account: str, delivery_id: str) -> str:
+    """STRING marking a provider notification id as received, for the signature tolerance window."""
+    return f"{PREFIX}seen:{account}:{delivery_id}"
+
+
 def sync_lock(account: str) -> str:
     """STRING holding the claim token of the sync that owns the account, with a lease (PX)."""
     return f"{PREFIX}sync:lock:{account}"

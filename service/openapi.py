@@ -79,13 +79,24 @@ UNAUTHORIZED = failure(
     {"www-authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
 )
 UNKNOWN_SUBSCRIPTION = failure("`unknown_subscription`: no subscription with this id.")
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "required": False,
-    "description": "How many rows at most.",
-    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
-}
+
+
+def query_param(name: str, description: str, schema: Schema | None = None, **extra: Any) -> dict[str, Any]:
+    """An optional query parameter; the handlers read an empty value (`?limit=`) as an absent one."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "allowEmptyValue": True,
+        "description": description + " Empty: as if absent.",
+        "schema": schema or {"type": "string"},
+        **extra,
+    }
+
+
+LIMIT = query_param(
+    "limit", "How many rows at most.", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
+)
 
 
 def path_param(name: str, description: str, schema: Schema | None = None) -> dict[str, Any]:
@@ -404,28 +415,13 @@ def _paths() -> dict[str, Any]:
                     "400": failure("`bad_request`: `limit` out of range or an invalid `after` cursor."),
                 },
                 parameters=[
-                    {
-                        "name": "account",
-                        "in": "query",
-                        "required": False,
-                        "description": "Only this account's events.",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "type",
-                        "in": "query",
-                        "required": False,
-                        "description": "Only events of this type; `invoice.*` and `*` match every type.",
-                        "schema": {"type": "string"},
-                        "examples": {"paid": {"value": "invoice.paid"}},
-                    },
-                    {
-                        "name": "after",
-                        "in": "query",
-                        "required": False,
-                        "description": "The opaque cursor of the previous page's `next`.",
-                        "schema": {"type": "string"},
-                    },
+                    query_param("account", "Only this account's events."),
+                    query_param(
+                        "type",
+                        "Only events of this type; `invoice.*` and `*` match every type.",
+                        examples={"paid": {"value": "invoice.paid"}},
+                    ),
+                    query_param("after", "The opaque cursor of the previous page's `next`."),
                     LIMIT,
                 ],
             )
@@ -506,13 +502,12 @@ def _paths() -> dict[str, Any]:
                 },
                 parameters=[
                     SUBSCRIPTION_PARAM,
-                    {
-                        "name": "status",
-                        "in": "query",
-                        "required": False,
-                        "description": "`failed` = given up after the last attempt, or the subscription was disabled.",
-                        "schema": {"type": "string", "enum": list(STATUSES)},
-                    },
+                    query_param(
+                        "status",
+                        "Only deliveries in this status. `failed` = given up after the last attempt, or the "
+                        "subscription was disabled.",
+                        {"type": "string", "enum": list(STATUSES)},
+                    ),
                     LIMIT,
                 ],
             )

@@ -65,6 +65,16 @@ end
 return 0
 """
 
+# KEYS: due set, seen marker. ARGV: account, now_ms, marker ttl. The trigger and the marker land together:
+# a retry of a callback whose trigger failed is not mistaken for a replay.
+_REQUEST_ONCE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+  return 1
+end
+return 0
+"""
+
 #: Prefix of the lock keys, handed to the claim script (it derives each account's lock key).
 _LOCK_PREFIX = sync_lock("")
 
@@ -90,10 +100,15 @@ class SyncSchedule:
         self._renew = redis.register_script(_RENEW)
         self._finish = redis.register_script(_FINISH)
         self._release = redis.register_script(_RELEASE)
+        self._request_once = redis.register_script(_REQUEST_ONCE)
 
     async def request(self, account: str, now_ms: int) -> None:
         """Ask for a sync now: one write, durable once Redis acknowledges it."""
         await self._redis.zadd(SYNC_DUE, {account: now_ms}, lt=True)
+
+    async def request_once(self, account: str, now_ms: int, seen_key: str, ttl_s: int) -> bool:
+        """Ask for a sync unless `seen_key` was set within `ttl_s`; False for a repeat (nothing queued)."""
+        return bool(await self._request_once(keys=[SYNC_DUE, seen_key], args=[account, now_ms, ttl_s]))
 
     async def request_many(self, accounts: Iterable[str], now_ms: int) -> None:
         mapping = dict.fromkeys(accounts, now_ms)

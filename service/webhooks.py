@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 
@@ -12,14 +13,19 @@ from starlette.responses import Response
 
 from contracts.errors import CallbackError
 from contracts.registry import provider_for
+from contracts.standard_webhooks import TOLERANCE_SECONDS
 from contracts.wire import CallbackRequest
 from service.deps import WebDeps
+from service.keys import seen_callback
 from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
 from service.responses import JSON, error
 
 log = structlog.get_logger("relay.webhooks")
 
 MAX_BODY_BYTES = 256 * 1024
+#: A client still sending its body after this long is given up on (a slow client must not hold a request
+#: open indefinitely; uvicorn itself has no body-read timeout).
+BODY_TIMEOUT_S = 10.0
 _ACCEPTED = JSON({"status": "accepted"}, status_code=202).body
 
 
@@ -30,16 +36,28 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body, refusing more than `limit` bytes without reading them all."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    async with asyncio.timeout(BODY_TIMEOUT_S):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def queue_sync(deps: WebDeps, account: str, delivery_id: str | None) -> bool:
+    """Durably queue a sync; False for a notification id already received. A captured callback replayed
+    inside the signature's tolerance window is acknowledged but queues nothing."""
+    now_ms = int(time.time() * 1000)
+    if delivery_id is None:
+        await deps.triggers.request(account, now_ms)
+        return True
+    seen = seen_callback(account, delivery_id[:200])
+    return await deps.schedule.request_once(account, now_ms, seen, 2 * TOLERANCE_SECONDS)
 
 
 async def receive_callback(request: Request) -> Response:
@@ -55,6 +73,9 @@ async def receive_callback(request: Request) -> Response:
     except BodyTooLarge:
         CALLBACKS.labels(name, "too_large").inc()
         return error(413, "body_too_large", f"the limit is {MAX_BODY_BYTES} bytes")
+    except TimeoutError:
+        CALLBACKS.labels(name, "malformed").inc()
+        return error(408, "body_timeout", f"the body did not arrive within {BODY_TIMEOUT_S:g}s")
     except ClientDisconnect:
         CALLBACKS.labels(name, "malformed").inc()
         return error(400, "incomplete_body")
@@ -70,7 +91,9 @@ async def receive_callback(request: Request) -> Response:
         log.exception("callback_verifier_failed")
         return error(400, "malformed")
     try:
-        await deps.triggers.request(name, int(time.time() * 1000))
+        if not await queue_sync(deps, name, hint.delivery_id):
+            CALLBACKS.labels(name, "duplicate").inc()
+            return JSON({"status": "duplicate"}, status_code=200)
     except RedisError as exc:
         CALLBACKS.labels(name, "unavailable").inc()
         log.warning("callback_not_queued", error=type(exc).__name__)

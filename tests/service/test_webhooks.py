@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -119,3 +120,34 @@ async def test_redis_down_answers_503_not_500() -> None:
         ready = await client.get("/readyz")
         assert ready.status_code == 503
     await deps.close()
+
+
+async def test_a_replayed_standard_webhooks_id_queues_nothing(client: httpx.AsyncClient, redis: Redis) -> None:
+    body = orjson.dumps({"id": "evt_1", "type": "invoice.success", "data": {"id": "inv-1"}})
+    headers = {
+        "webhook-id": "msg_replayed",
+        "webhook-timestamp": str(int(time.time())),
+        "webhook-signature": Webhook(SP_WHSEC).sign("msg_replayed", datetime.now(UTC), body.decode()),
+    }
+    assert (await client.post("/webhooks/sp", content=body, headers=headers)).status_code == 202
+    await redis.delete(SYNC_DUE)  # the sync ran
+    replay = await client.post("/webhooks/sp", content=body, headers=headers)
+    assert replay.status_code == 200
+    assert replay.json() == {"status": "duplicate"}
+    assert await queued(redis) == []
+
+
+async def test_a_body_that_never_finishes_is_given_up_on(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service import webhooks
+
+    monkeypatch.setattr(webhooks, "BODY_TIMEOUT_S", 0.2)
+
+    async def trickle():  # type: ignore[no-untyped-def]
+        yield b'{"token": '
+        await asyncio.sleep(5)
+        yield b'""}'
+
+    response = await client.post("/webhooks/shop", content=trickle())
+    assert response.status_code == 408
