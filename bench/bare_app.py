@@ -15,4 +15,8 @@ async def accept(request: Request) -> Response:
     return Response(_ACCEPTED, status_code=202, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/webhooks/{account}", accept, methods=["POST"])])
+async def ready(request: Request) -> Response:
+    return Response(b"ok")
+
+
+app = Starlette(routes=[Route("/webhooks/{account}", accept, methods=["POST"]), Route("/", ready)])

@@ -14,12 +14,12 @@ import json
 from importlib import resources
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from contracts.model import EVENT_TYPES, Status
 from service.deliveries import STATUSES
-from service.responses import JSON
 from service.subscriptions import MAX_FILTERS
 from service.subscriptions_api import MAX_REPLAY_IDS
 from service.webhooks import MAX_BODY_BYTES
@@ -599,7 +599,7 @@ def document() -> dict[str, Any]:
 
 @functools.cache
 def _rendered() -> bytes:
-    return JSON(_document()).body
+    return orjson.dumps(_document())
 
 
 async def openapi_json(request: Request) -> Response:
