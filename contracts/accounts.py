@@ -10,7 +10,8 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import tzinfo
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from contracts.errors import ConfigError
@@ -39,6 +40,8 @@ _PROVIDER_KEYS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CURRENCY = re.compile(r"[A-Za-z0-9]{2,12}")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,31 @@ class Account:
             self.password,
         )
         return [secret.value for secret in found if secret is not None]
+
+
+# --- reading an account, where provider modules build requests and translate records ----------------
+
+
+def required_key(account: Account, key: str, value: _T | None) -> _T:
+    """An account key the provider cannot work without. `parse_account` already insists on it; an
+    `Account` built some other way gets a configuration error here rather than a request with `None` in it."""
+    if value is None:
+        raise ConfigError(f"account {account.name!r}: key {key!r} is required for provider {account.provider}")
+    return value
+
+
+def endpoint_url(account: Account, path: str) -> str:
+    """`path` on the account's origin. `parse_account` strips a trailing slash; an `Account` built some other
+    way may still carry one, and `//path` is another resource to some servers."""
+    return account.base_url.rstrip("/") + path
+
+
+def account_zone(account: Account) -> tzinfo:
+    """The zone zone-less provider times are read in."""
+    try:
+        return zone_named(account.timezone)
+    except ValueError as exc:
+        raise ConfigError(f"account {account.name!r}: key 'timezone' is not a known IANA zone") from exc
 
 
 def expand_env(value: Any, environ: Mapping[str, str], where: str) -> Any:

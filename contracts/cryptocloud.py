@@ -11,21 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
-from contracts.accounts import Account
+from contracts.accounts import Account, endpoint_url, required_key
 from contracts.answers import json_body, raise_for_status
 from contracts.errors import (
     CallbackMalformed,
     CallbackUnauthorized,
-    ConfigError,
     ProviderAuthFailed,
     ProviderRejected,
     ProviderTransient,
 )
-from contracts.fields import RecordReader, record_id_of
+from contracts.fields import RecordReader, id_text, record_id_of
+from contracts.hints import hint_id
 from contracts.jsonio import dumps, loads_exact
 from contracts.jwt import verify_hs256
 from contracts.model import Invoice, Status, map_status
@@ -182,10 +181,9 @@ def _envelope_error(result: object) -> ProviderAuthFailed | ProviderRejected:
 
 
 def make_pager(account: Account, today: date, session: str | None) -> Pager:
-    if account.api_key is None:
-        raise ConfigError(f"account {account.name!r}: key 'api_key' is required for provider {NAME}")
+    api_key = required_key(account, "api_key", account.api_key)
     start, end = list_window(today, account.lookback_days)
-    return ListPager(account.base_url + LIST_PATH, account.api_key.value, start, end)
+    return ListPager(endpoint_url(account, LIST_PATH), api_key.value, start, end)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -193,8 +191,7 @@ def make_pager(account: Account, today: date, session: str | None) -> Pager:
 
 def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "uuid")
-    # `required=True` never returns None; the core's signatures do not say so, hence the casts.
-    provider_status = cast(str, read.text("status", required=True))
+    provider_status = read.text("status", required=True)
     return Invoice(
         account=account.name,
         provider=NAME,
@@ -203,7 +200,7 @@ def translate(account: Account, record: object) -> Invoice:
         provider_status=provider_status,
         # SPEC pairs `amount` with `fiat_currency`; the docs call it just "invoice amount" beside
         # `amount_usd` and `amount_in_fiat`, so which currency it is in is the SPEC's reading.
-        amount=cast(Decimal, read.amount("amount")),
+        amount=read.amount("amount"),
         amount_paid=read.amount("amount_paid", required=False),
         currency=read.text("fiat_currency") or DEFAULT_CURRENCY,
         order_id=read.text("order_id"),
@@ -270,12 +267,12 @@ def _form_fields(body: bytes) -> Mapping[str, object]:
 
 
 def _hint_id(value: object) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
+    """An id from the postback in the list's `INV-` form; sent as text or a number, with or without the prefix."""
+    text = id_text(value)
+    if text is None:
         return None
-    bare = invoice_id(value.strip())[len(ID_PREFIX) :]
-    return ID_PREFIX + bare if _CALLBACK_ID.fullmatch(bare) else None
+    bare = hint_id(invoice_id(text.strip())[len(ID_PREFIX) :], _CALLBACK_ID)
+    return None if bare is None else ID_PREFIX + bare
 
 
 PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_callback)

@@ -5,9 +5,6 @@ session token (the worker logs in again on 401). `GET /api/v1/subscriber/getCust
 `{"success": true, "data": [invoice, ...]}` in one response. An invoice: `invoice_id` (an integer), `amount`
 (a JSON number), `status` (`Paid`, `Pending`, ...), `date`, `due_date` (ISO 8601 with `Z`), `description`.
 Each CRM runs on its own domain, so `base_url` is required.
-
-The envelope, field and nudge helpers are shared with SMSOnline and live in `contracts.smsonline`
-until the core takes them.
 """
 
 from __future__ import annotations
@@ -17,23 +14,15 @@ from collections.abc import Mapping
 from datetime import date
 from functools import partial
 
-from contracts.accounts import Account
-from contracts.answers import json_body, raise_for_status
+from contracts.accounts import Account, account_zone, endpoint_url, required_key
+from contracts.answers import FlaggedEnvelope, json_body, raise_for_status
 from contracts.errors import ConfigError, ProviderTransient
 from contracts.fields import RecordReader
 from contracts.jsonio import dumps
 from contracts.model import Invoice, Status, map_status
+from contracts.nudge import verify_account_nudge
 from contracts.paging import Pager, SinglePage
 from contracts.provider import Provider
-from contracts.smsonline import (
-    FlaggedEnvelope,
-    account_zone,
-    endpoint_url,
-    read_amount,
-    read_status,
-    required_key,
-    verify_account_nudge,
-)
 from contracts.wire import HttpRequest, HttpResponse
 
 NAME = "ispcrm"
@@ -110,7 +99,7 @@ def _status_key(provider_status: str) -> str:
 
 def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "invoice_id")
-    provider_status = read_status(read)
+    provider_status = read.text("status", required=True)
     # ISP CRM accounts have no `timezone` key, so this is UTC; documented times carry `Z` anyway.
     zone = account_zone(account)
     return Invoice(
@@ -120,7 +109,7 @@ def translate(account: Account, record: object) -> Invoice:
         invoice_id=read.identifier("invoice_id"),
         status=map_status(_status_key(provider_status), _STATUSES),
         provider_status=provider_status,
-        amount=read_amount(read, "amount"),
+        amount=read.amount("amount"),
         # The API has no paid amount; "Paid" is not evidence of how much.
         amount_paid=None,
         currency=account.currency,

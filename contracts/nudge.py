@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
-from contracts.accounts import Secret
+from contracts.accounts import Account, Secret
 from contracts.errors import CallbackUnauthorized
 from contracts.wire import CallbackHint, CallbackRequest
 
@@ -23,3 +24,9 @@ def verify_nudge(request: CallbackRequest, token: Secret | None) -> CallbackHint
     if not offered or not hmac.compare_digest(offered.encode(), token.encoded()):
         raise CallbackUnauthorized("bad or missing callback token")
     return CallbackHint()
+
+
+def verify_account_nudge(account: Account, request: CallbackRequest, now: datetime) -> CallbackHint:
+    """`Provider.verify_callback` for providers that never call back: only the operator's own systems nudge,
+    with the account's `callback_token`. `now` is unused: a nudge carries no timestamp to check."""
+    return verify_nudge(request, account.callback_token)

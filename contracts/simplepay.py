@@ -11,14 +11,15 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from contracts import standard_webhooks
-from contracts.accounts import Account
+from contracts.accounts import Account, endpoint_url, required_key
 from contracts.answers import json_body, raise_for_status
-from contracts.errors import CallbackUnauthorized, ConfigError, ProviderTransient
+from contracts.errors import CallbackUnauthorized, ProviderTransient
 from contracts.fields import RecordReader
+from contracts.hints import hint_id
 from contracts.jsonio import loads_exact
 from contracts.model import Invoice, Status, map_status
 from contracts.paging import Pager, SinglePage
@@ -48,15 +49,14 @@ _INVOICE_FIELD_BY_FAMILY: Mapping[str, str] = {"invoice": "id", "transaction": "
 
 
 def list_request(account: Account) -> HttpRequest:
-    if account.api_key is None:
-        raise ConfigError(f"account {account.name!r}: key 'api_key' is required for provider {NAME}")
+    api_key = required_key(account, "api_key", account.api_key)
     query = [("v", API_VERSION)]
     if account.app_id is not None:
         query.append(("app_id", account.app_id))
     return HttpRequest(
         "GET",
-        f"{account.base_url}{LIST_PATH}?{urlencode(query)}",
-        headers={"Authorization": f"Bearer {account.api_key.value}", "Accept": "application/json"},
+        f"{endpoint_url(account, LIST_PATH)}?{urlencode(query)}",
+        headers={"Authorization": f"Bearer {api_key.value}", "Accept": "application/json"},
     )
 
 
@@ -96,10 +96,9 @@ def status_of(provider_status: str, total: Decimal, paid: Decimal | None) -> Sta
 def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "id")
     invoice_id = read.identifier("id")
-    # `required=True` never returns None; the core's signatures do not say so, hence the casts.
-    provider_status = cast(str, read.text("status", required=True))
+    provider_status = read.text("status", required=True)
     # The docs' "Total" also mentions "amount that left to pay"; SPEC reads it as the invoice amount.
-    total = cast(Decimal, read.amount("total"))
+    total = read.amount("total")
     paid = read.amount("paid", required=False)
     return Invoice(
         account=account.name,
@@ -122,14 +121,12 @@ def translate(account: Account, record: object) -> Invoice:
 
 def _currency(read: RecordReader) -> str:
     # `currency.symbol` per SPEC. The docs' example holds only "text", so whether it is a code ("USDT")
-    # or a sign ("$") is unknown: it is passed on as sent.
-    name = "currency.symbol"
-    currency = read.mapping("currency")
-    if currency is None:
-        raise read.fail(name, "required currency missing")
-    symbol = currency.get("symbol")
+    # or a sign ("$") is unknown: it is passed on as sent, trimmed. Text only, unlike `RecordReader.text`:
+    # a number here would be neither a code nor a sign.
+    currency = read.nested("currency")
+    symbol = currency.record.get("symbol")
     if not isinstance(symbol, str) or not symbol.strip():
-        raise read.fail(name, f"expected non-empty text, got {type(symbol).__name__}")
+        raise currency.fail("symbol", f"expected non-empty text, got {type(symbol).__name__}")
     return symbol.strip()
 
 
@@ -195,7 +192,9 @@ def verify_callback(account: Account, request: CallbackRequest, now: datetime) -
         message = None
     if not isinstance(message, dict):
         return CallbackHint(delivery_id=delivery_id)
-    return CallbackHint(invoice_id=_named_invoice(message), delivery_id=delivery_id or _hint_id(message.get("id")))
+    return CallbackHint(
+        invoice_id=_named_invoice(message), delivery_id=delivery_id or hint_id(message.get("id"), _HINT_ID)
+    )
 
 
 def _named_invoice(message: Mapping[str, Any]) -> str | None:
@@ -204,11 +203,7 @@ def _named_invoice(message: Mapping[str, Any]) -> str | None:
     if not isinstance(event_type, str) or not isinstance(data, Mapping):
         return None
     field = _INVOICE_FIELD_BY_FAMILY.get(event_type.partition(".")[0].strip().lower())
-    return None if field is None else _hint_id(data.get(field))
-
-
-def _hint_id(value: object) -> str | None:
-    return value if isinstance(value, str) and _HINT_ID.fullmatch(value) else None
+    return None if field is None else hint_id(data.get(field), _HINT_ID)
 
 
 PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_callback)

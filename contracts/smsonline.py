@@ -4,173 +4,26 @@
 response (no paging, no filters). A payment: `method`, `sesid` (the session id, the only key every payment
 has), `payId` (only once paid), `amount` (an integer, cents of USD by default), `created` and `expires_at`
 (`YYYY-MM-DD HH:MM:SS`, no zone), `status`, `userId`.
-
-The first section holds helpers that `contracts.ispcrm` shares: an `{<flag>, <items>}` envelope, provider
-messages safe to show, typed field reads, nudges. They belong in the core (answers.py, fields.py, nudge.py);
-they live here only because the core was frozen while these two modules were written, and the other module
-imports them rather than copying them.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
 from urllib.parse import quote
 
-from contracts.accounts import Account
-from contracts.answers import json_body, raise_for_status
-from contracts.errors import ConfigError, ProviderError, ProviderRejected, ProviderTransient
+from contracts.accounts import Account, account_zone, endpoint_url, required_key
+from contracts.answers import FlaggedEnvelope
+from contracts.errors import ConfigError
 from contracts.fields import RecordReader
-from contracts.jsonio import loads_exact
 from contracts.model import Invoice, Status, map_status
 from contracts.money import scale_minor_units
-from contracts.nudge import verify_nudge
+from contracts.nudge import verify_account_nudge
 from contracts.paging import Pager, SinglePage
 from contracts.provider import Provider
-from contracts.times import zone_named
-from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
-
-# ---------------------------------------------------------------------------------------------------------
-# Shared with contracts.ispcrm; candidates for the core.
-# ---------------------------------------------------------------------------------------------------------
-
-_T = TypeVar("_T")
-
-#: Longer provider texts are more likely a dump of the request than a message meant for people.
-_MESSAGE_LIMIT = 200
-#: A long unbroken run of token characters: an API key, a JWT or a session id echoed back.
-_TOKEN_LIKE = re.compile(r"[A-Za-z0-9+/=_.-]{24,}")
-
-
-def required_key(account: Account, key: str, value: _T | None) -> _T:
-    """An account key the provider cannot work without. `parse_account` already insists on it; an
-    `Account` built some other way gets a configuration error here rather than a request with `None` in it."""
-    if value is None:
-        raise ConfigError(f"account {account.name!r}: key {key!r} is required for provider {account.provider}")
-    return value
-
-
-def endpoint_url(account: Account, path: str) -> str:
-    return account.base_url.rstrip("/") + path
-
-
-def account_zone(account: Account) -> tzinfo:
-    """The zone zone-less provider times are read in."""
-    try:
-        return zone_named(account.timezone)
-    except ValueError as exc:
-        raise ConfigError(f"account {account.name!r}: key 'timezone' is not a known IANA zone") from exc
-
-
-def safe_message(value: object, secrets: Sequence[str]) -> str | None:
-    """A provider's own error text when an operator may see it (`last_error`): short, printable, and with
-    nothing in it that looks like a credential, since providers echo requests and keys travel in queries."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if not text or len(text) > _MESSAGE_LIMIT or not text.isprintable() or _TOKEN_LIKE.search(text):
-        return None
-    if any(secret in text for secret in secrets if secret):
-        return None
-    return text
-
-
-def _with_message(error: ProviderError, message: str) -> ProviderError:
-    """The same classification, with the provider's words added; `Retry-After` survives."""
-    text = f"{error}: {message}"
-    if isinstance(error, ProviderTransient):
-        return ProviderTransient(text, retry_after=error.retry_after)
-    return type(error)(text)
-
-
-@dataclass(frozen=True, slots=True)
-class FlaggedEnvelope:
-    """List answers shaped `{<flag>: true, <items>: [...]}`, refusals `{<flag>: false, "message": ...}`."""
-
-    provider: str
-    flag: str
-    items: str
-    #: Where a refusal may carry its reason, most specific first.
-    message_keys: tuple[str, ...] = ("message",)
-
-    def records(self, response: HttpResponse, secrets: Sequence[str] = ()) -> list[object]:
-        """The records of one answer, or the typed error for an unusable one. `secrets` are kept out of
-        the error messages."""
-        self._raise_for_status(response, secrets)
-        document = json_body(response, self.provider)
-        if not isinstance(document, Mapping) or not isinstance(document.get(self.flag), bool):
-            raise ProviderTransient(f"{self.provider} sent a body that is not its {self.flag}/{self.items} envelope")
-        if document[self.flag] is False:
-            # A refusal with a success status: no retry will change it, but it says nothing about credentials.
-            reason = self._message(document, secrets)
-            raise ProviderRejected(f"{self.provider} refused the request" + (f": {reason}" if reason else ""))
-        if self.items not in document:
-            raise ProviderTransient(f"{self.provider} sent {self.flag}: true without {self.items!r}")
-        items = document[self.items]
-        if items is None:
-            # [U] how an empty history looks is undocumented: `[]` surely, `null` plausibly. Reading null as
-            # empty costs nothing (a missing invoice emits no event), reading it as an error would fail the
-            # account for good.
-            return []
-        if not isinstance(items, list):
-            raise ProviderTransient(f"{self.provider} sent {self.items!r} that is not a list")
-        return list(items)
-
-    def _raise_for_status(self, response: HttpResponse, secrets: Sequence[str]) -> None:
-        try:
-            raise_for_status(response, self.provider)
-        except ProviderError as error:
-            reason = self._message(_parsed(response.body), secrets)
-            if reason is None:
-                raise
-            raise _with_message(error, reason) from error
-
-    def _message(self, document: object, secrets: Sequence[str]) -> str | None:
-        if not isinstance(document, Mapping):
-            return None
-        for key in self.message_keys:
-            found = safe_message(document.get(key), secrets)
-            if found is not None:
-                return found
-        return None
-
-
-def _parsed(body: bytes) -> Any:
-    try:
-        return loads_exact(body)
-    except ValueError:
-        return None
-
-
-def read_status(read: RecordReader, name: str = "status") -> str:
-    """The provider's status as sent; a record without one cannot be placed in any state."""
-    text = read.text(name, required=True)
-    if text is None:  # pragma: no cover - `required=True` raises instead
-        raise read.fail(name, "required text missing")
-    return text
-
-
-def read_amount(read: RecordReader, name: str) -> Decimal:
-    """A required amount, exact (`RecordReader.amount` types it optional even when required)."""
-    amount = read.amount(name, required=True)
-    if amount is None:  # pragma: no cover - `required=True` raises instead
-        raise read.fail(name, "required amount missing")
-    return amount
-
-
-def verify_account_nudge(account: Account, request: CallbackRequest, now: datetime) -> CallbackHint:
-    """For providers that never call back: only the operator's own systems nudge, with `callback_token`."""
-    return verify_nudge(request, account.callback_token)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# SMSOnline
-# ---------------------------------------------------------------------------------------------------------
+from contracts.wire import HttpRequest
 
 NAME = "smsonline"
 
@@ -223,14 +76,14 @@ def _major_units(amount: Decimal, account: Account) -> Decimal:
 def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "sesid")
     zone = account_zone(account)
-    provider_status = read_status(read)
+    provider_status = read.text("status", required=True)
     return Invoice(
         account=account.name,
         provider=NAME,
         invoice_id=read.identifier("sesid"),
         status=map_status(provider_status, _STATUSES),
         provider_status=provider_status,
-        amount=_major_units(read_amount(read, "amount"), account),
+        amount=_major_units(read.amount("amount"), account),
         # The history has no paid amount, and a status is no evidence of one (wrong_amount says nothing of
         # how much arrived).
         amount_paid=None,
@@ -247,9 +100,4 @@ def translate(account: Account, record: object) -> Invoice:
     )
 
 
-PROVIDER = Provider(
-    name=NAME,
-    make_pager=make_pager,
-    translate=translate,
-    verify_callback=verify_account_nudge,
-)
+PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_account_nudge)

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from contracts.accounts import Account, Secret, expand_env, parse_account, parse_accounts
+from contracts.accounts import (
+    Account,
+    Secret,
+    account_zone,
+    endpoint_url,
+    expand_env,
+    parse_account,
+    parse_accounts,
+    required_key,
+)
 from contracts.errors import ConfigError
 
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # base64 of 24 bytes, the Standard Webhooks example
@@ -407,3 +417,35 @@ def test_errors_do_not_show_secret_values() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_account("shop", {**SP, "api_key": "very-secret-key", "webhook_secret": "whsec_very-secret!"})
     assert "very-secret" not in str(caught.value)
+
+
+# Reading an account where provider modules build requests.
+
+
+def test_required_key_passes_a_present_value_through() -> None:
+    account = parse_account("sms", SMS)
+    assert required_key(account, "user_id", account.user_id) == "7"
+
+
+def test_required_key_names_account_key_and_provider() -> None:
+    account = Account(name="shop", provider="cryptocloud", base_url="https://x")
+    with pytest.raises(ConfigError, match=r"^account 'shop': key 'api_key' is required for provider cryptocloud$"):
+        required_key(account, "api_key", account.api_key)
+
+
+@pytest.mark.parametrize("base_url", ["https://crm.example.com", "https://crm.example.com/"])
+def test_endpoint_url(base_url: str) -> None:
+    account = Account(name="isp", provider="ispcrm", base_url=base_url)
+    assert endpoint_url(account, "/api/v1/x") == "https://crm.example.com/api/v1/x"
+
+
+@pytest.mark.parametrize(("timezone", "offset"), [("UTC", 0), ("utc", 0), ("Europe/Moscow", 3)])
+def test_account_zone(timezone: str, offset: int) -> None:
+    zone = account_zone(Account(name="sms", provider="smsonline", base_url="https://x", timezone=timezone))
+    assert datetime(2024, 1, 1, tzinfo=zone).utcoffset() == timedelta(hours=offset)
+
+
+def test_an_unknown_account_zone_is_a_config_error() -> None:
+    account = Account(name="sms", provider="smsonline", base_url="https://x", timezone="Mars/Olympus")
+    with pytest.raises(ConfigError, match=r"account 'sms': key 'timezone' is not a known IANA zone"):
+        account_zone(account)

@@ -1,4 +1,5 @@
-"""Provider answers: status codes to typed errors, bodies to JSON, and `Retry-After`."""
+"""Provider answers: status codes to typed errors, bodies to JSON, `Retry-After`, the `{<flag>, <items>}`
+envelope, and provider messages safe to show."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from contracts.answers import json_body, raise_for_status
+from contracts.answers import FlaggedEnvelope, json_body, raise_for_status, safe_message
 from contracts.errors import (
     ProviderAuthFailed,
     ProviderError,
@@ -17,6 +18,7 @@ from contracts.errors import (
     ProviderRejected,
     ProviderTransient,
 )
+from contracts.jsonio import dumps
 from contracts.retry_after import parse_retry_after
 from contracts.wire import HttpResponse
 
@@ -156,3 +158,104 @@ def test_json_body_that_does_not_parse_is_transient(body: bytes) -> None:
     assert "ispcrm" in str(caught.value)
     assert isinstance(caught.value.__cause__, ValueError)
     assert caught.value.delay(NOW) is None
+
+
+# Provider messages safe to show.
+
+SECRET = "sk_live_0123"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("Invalid API key", "Invalid API key"),
+        ("  Subscriber not found \n", "Subscriber not found"),
+        ("word " * 40, ("word " * 40).strip()),  # 199 characters once trimmed
+        (None, None),
+        (404, None),
+        ({"message": "nested"}, None),
+        ("", None),
+        ("   ", None),
+        ("word " * 41, None),  # 204 characters: longer than a message meant for people
+        ("line one\nline two", None),
+        ("bad\x00byte", None),
+        ("token eyJhbGciOiJIUzI1NiJ9.e30 expired", None),  # a run of token characters: a key or a JWT
+        (f"key {SECRET} refused", None),  # an account secret, however short
+    ],
+)
+def test_safe_message(value: object, shown: str | None) -> None:
+    assert safe_message(value, [SECRET]) == shown
+
+
+def test_safe_message_ignores_empty_secrets() -> None:
+    assert safe_message("Access denied", ["", SECRET]) == "Access denied"
+
+
+# The `{<flag>, <items>}` envelope.
+
+ENVELOPE = FlaggedEnvelope("prov", flag="ok", items="body", message_keys=("message", "error"))
+
+
+def enveloped(document: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    return response(status, dumps(document), headers)
+
+
+def test_envelope_records_are_the_items_as_sent() -> None:
+    assert ENVELOPE.records(enveloped({"ok": True, "body": [{"id": 1}, 7]})) == [{"id": 1}, 7]
+
+
+@pytest.mark.parametrize("items", [[], None])
+def test_envelope_without_items_has_no_records(items: object) -> None:
+    assert ENVELOPE.records(enveloped({"ok": True, "body": items})) == []
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        ([], "not its ok/body envelope"),
+        ({"success": True, "body": []}, "not its ok/body envelope"),
+        ({"ok": "true", "body": []}, "not its ok/body envelope"),
+        ({"ok": True}, "without 'body'"),
+        ({"ok": True, "body": {"id": 1}}, "'body' that is not a list"),
+    ],
+)
+def test_envelope_shapes_that_are_not_the_envelope_are_transient(document: object, words: str) -> None:
+    with pytest.raises(ProviderTransient, match=words):
+        ENVELOPE.records(enveloped(document))
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"ok": False}, "prov refused the request"),
+        ({"ok": False, "message": "Access denied"}, "prov refused the request: Access denied"),
+        ({"ok": False, "error": "No such user"}, "prov refused the request: No such user"),
+        ({"ok": False, "message": "Access denied", "error": "other"}, "prov refused the request: Access denied"),
+        ({"ok": False, "message": 5, "error": "No such user"}, "prov refused the request: No such user"),
+        ({"ok": False, "message": f"bad key {SECRET}"}, "prov refused the request"),
+    ],
+)
+def test_envelope_refusals_are_rejections_with_the_safe_reason(document: object, message: str) -> None:
+    with pytest.raises(ProviderRejected) as caught:
+        ENVELOPE.records(enveloped(document), secrets=[SECRET])
+    assert str(caught.value) == message
+
+
+def test_envelope_error_statuses_keep_their_class_and_gain_the_reason() -> None:
+    with pytest.raises(ProviderNotFound) as caught:
+        ENVELOPE.records(enveloped({"ok": False, "error": "User not found"}, 404))
+    assert str(caught.value) == "prov answered 404: User not found"
+
+
+def test_envelope_transient_errors_keep_retry_after_with_the_reason() -> None:
+    with pytest.raises(ProviderTransient) as caught:
+        ENVELOPE.records(enveloped({"message": "slow down"}, 429, {"retry-after": "30"}))
+    assert str(caught.value) == "prov answered 429: slow down"
+    assert caught.value.delay(NOW) == 30.0
+
+
+@pytest.mark.parametrize("body", [b"", b"<html>oops</html>", b'{"message": "x"', b'["Server Error"]'])
+def test_envelope_error_statuses_without_a_readable_reason_are_raised_as_classified(body: bytes) -> None:
+    with pytest.raises(ProviderTransient) as caught:
+        ENVELOPE.records(response(502, body))
+    assert str(caught.value) == "prov answered 502"

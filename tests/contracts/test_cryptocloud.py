@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,13 +30,12 @@ from contracts.errors import (
     ProviderTransient,
     RecordError,
 )
-from contracts.jsonio import dumps, loads_exact
+from contracts.jsonio import dumps
 from contracts.model import Status
 from contracts.paging import Pager
 from contracts.wire import CallbackRequest, HttpRequest, HttpResponse
-from tests.contracts.json_strategies import decimal_texts, json_values, mutations, rendered
+from tests.contracts.support import answer, decimal_texts, fixture_bytes, fixture_json, json_values, mutations, rendered
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cryptocloud"
 API_KEY = "cc-api-key-0123456789"
 SECRET_KEY = "cc-secret-key-" + "k" * 50  # long enough for PyJWT not to warn, for HS512 too
 ACCOUNT = Account(
@@ -51,16 +49,11 @@ TODAY = date(2026, 11, 22)
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-def answer(status: int, body: bytes | object, headers: dict[str, str] | None = None) -> HttpResponse:
-    raw = body if isinstance(body, bytes) else dumps(body)
-    return HttpResponse(status, {"content-type": "application/json", **(headers or {})}, raw)
-
-
 def page(records: list[Any], all_count: int | None) -> HttpResponse:
     body: dict[str, Any] = {"status": "success", "result": records}
     if all_count is not None:
         body["all_count"] = all_count
-    return answer(200, body)
+    return answer(body)
 
 
 def sent(request: HttpRequest) -> dict[str, Any]:
@@ -71,7 +64,7 @@ def sent(request: HttpRequest) -> dict[str, Any]:
 
 def fixture_record() -> dict[str, Any]:
     # The docs' example with its `{...}` placeholders dropped: see fixtures/cryptocloud/README.md.
-    record: dict[str, Any] = loads_exact((FIXTURES / "invoice-list.json").read_bytes())["result"][0]
+    record: dict[str, Any] = fixture_json("cryptocloud/invoice-list.json")["result"][0]
     return record
 
 
@@ -108,7 +101,7 @@ def test_next_request_is_repeatable_until_fed() -> None:
 
 def test_documented_example_translates() -> None:
     pager = cryptocloud.make_pager(ACCOUNT, TODAY, None)
-    records = pager.feed(answer(200, (FIXTURES / "invoice-list.json").read_bytes()))
+    records = pager.feed(answer(fixture_bytes("cryptocloud/invoice-list.json")))
     assert len(records) == 1
     invoice = cryptocloud.translate(ACCOUNT, records[0])
     assert invoice.canonical() == {
@@ -242,7 +235,7 @@ def test_amounts_round_trip_exactly(text: str, as_string: bool) -> None:
     body = (
         f'{{"status":"success","result":[{{"uuid":"INV-A","status":"paid","amount":{value},"amount_paid":{value}}}]}}'
     )
-    [record] = cryptocloud.make_pager(ACCOUNT, TODAY, None).feed(answer(200, body.encode()))
+    [record] = cryptocloud.make_pager(ACCOUNT, TODAY, None).feed(answer(body.encode()))
     canonical = cryptocloud.translate(ACCOUNT, record).canonical()
     assert canonical["amount"] == canonical["amount_paid"] == rendered(text)
     assert Decimal(canonical["amount"]) == Decimal(text)
@@ -267,7 +260,7 @@ def model_server(records: list[Any], mode: str, cap: int) -> Respond:
     def respond(request: HttpRequest) -> HttpResponse:
         asked = sent(request)
         if mode == "strict" and asked["limit"] > 100:
-            return answer(400, {"status": "error", "result": {"limit": "Ensure this value is <= 100."}})
+            return answer({"status": "error", "result": {"limit": "Ensure this value is <= 100."}}, 400)
         chosen = model_page(records, asked["offset"], asked["limit"], "index" if mode == "index" else "count", cap)
         return page(chosen, len(records))
 
@@ -404,7 +397,7 @@ def test_a_server_inventing_invoices_forever_is_given_up_on(monkeypatch: pytest.
 def test_a_refused_long_limit_is_retried_once_as_a_page_size() -> None:
     pager = cryptocloud.make_pager(ACCOUNT, TODAY, None)
     pager.feed(page(invoices(100), 300))
-    refusal = answer(400, {"status": "error", "result": {"limit": "too large"}})
+    refusal = answer({"status": "error", "result": {"limit": "too large"}}, 400)
     assert pager.feed(refusal) == []
     retry = pager.next_request()
     assert retry is not None
@@ -416,14 +409,14 @@ def test_a_refused_long_limit_is_retried_once_as_a_page_size() -> None:
 def test_a_refusal_of_the_first_page_is_not_retried() -> None:
     pager = cryptocloud.make_pager(ACCOUNT, TODAY, None)
     with pytest.raises(ProviderRejected):
-        pager.feed(answer(400, {"status": "error", "result": {"start": "bad date"}}))
+        pager.feed(answer({"status": "error", "result": {"start": "bad date"}}, 400))
 
 
 def test_an_auth_failure_mid_listing_is_not_taken_for_a_limit_refusal() -> None:
     pager = cryptocloud.make_pager(ACCOUNT, TODAY, None)
     pager.feed(page(invoices(100), 300))
     with pytest.raises(ProviderAuthFailed):
-        pager.feed(answer(401, {"status": "error", "result": {"authorization": "Unauthorized request."}}))
+        pager.feed(answer({"status": "error", "result": {"authorization": "Unauthorized request."}}, 401))
 
 
 # --- answer classification -----------------------------------------------------------------------
@@ -432,23 +425,23 @@ def test_an_auth_failure_mid_listing_is_not_taken_for_a_limit_refusal() -> None:
 @pytest.mark.parametrize(
     ("response", "error"),
     [
-        (answer(401, {"detail": "no"}), ProviderAuthFailed),
-        (answer(403, b""), ProviderAuthFailed),
-        (answer(404, b"not found"), ProviderNotFound),
-        (answer(500, b"<html>oops</html>"), ProviderTransient),
-        (answer(502, b""), ProviderTransient),
-        (answer(400, {"status": "error", "result": {"end": "before start"}}), ProviderRejected),
-        (answer(200, {"status": "error", "result": {"authorization": "Unauthorized request."}}), ProviderAuthFailed),
-        (answer(200, {"status": "error", "result": {"end": "Must be later than start"}}), ProviderRejected),
-        (answer(200, {"status": "error", "result": "something"}), ProviderRejected),
-        (answer(200, b'{"status": "success", "result": [{"uuid": "INV-1"'), ProviderTransient),
-        (answer(200, b""), ProviderTransient),
-        (answer(200, []), ProviderTransient),
-        (answer(200, {"status": "success"}), ProviderTransient),
-        (answer(200, {"status": "success", "result": {}}), ProviderTransient),
-        (answer(200, {"status": "pending", "result": []}), ProviderTransient),
-        (answer(200, {"status": "success", "result": [], "all_count": "100"}), ProviderTransient),
-        (answer(200, {"status": "success", "result": [], "all_count": -1}), ProviderTransient),
+        (answer({"detail": "no"}, 401), ProviderAuthFailed),
+        (answer(b"", 403), ProviderAuthFailed),
+        (answer(b"not found", 404), ProviderNotFound),
+        (answer(b"<html>oops</html>", 500), ProviderTransient),
+        (answer(b"", 502), ProviderTransient),
+        (answer({"status": "error", "result": {"end": "before start"}}, 400), ProviderRejected),
+        (answer({"status": "error", "result": {"authorization": "Unauthorized request."}}), ProviderAuthFailed),
+        (answer({"status": "error", "result": {"end": "Must be later than start"}}), ProviderRejected),
+        (answer({"status": "error", "result": "something"}), ProviderRejected),
+        (answer(b'{"status": "success", "result": [{"uuid": "INV-1"'), ProviderTransient),
+        (answer(b""), ProviderTransient),
+        (answer([]), ProviderTransient),
+        (answer({"status": "success"}), ProviderTransient),
+        (answer({"status": "success", "result": {}}), ProviderTransient),
+        (answer({"status": "pending", "result": []}), ProviderTransient),
+        (answer({"status": "success", "result": [], "all_count": "100"}), ProviderTransient),
+        (answer({"status": "success", "result": [], "all_count": -1}), ProviderTransient),
     ],
 )
 def test_answers_are_classified(response: HttpResponse, error: type[ProviderError]) -> None:
@@ -464,7 +457,7 @@ def test_answers_are_classified(response: HttpResponse, error: type[ProviderErro
 def test_rate_limit_keeps_retry_after() -> None:
     pager = cryptocloud.make_pager(ACCOUNT, TODAY, None)
     with pytest.raises(ProviderTransient) as caught:
-        pager.feed(answer(429, {"detail": "slow down"}, {"retry-after": "30"}))
+        pager.feed(answer({"detail": "slow down"}, 429, {"retry-after": "30"}))
     assert caught.value.retry_after == "30"
     assert caught.value.delay(NOW) == 30.0
 

@@ -26,17 +26,20 @@ from contracts.jsonio import loads_exact
 from contracts.model import Status
 from contracts.money import format_amount
 from contracts.wire import CallbackHint, HttpResponse
-from tests.contracts.fixtures import (
+from tests.contracts.support import (
     NUDGE_CASES,
     NUDGE_TOKEN,
     answer,
     callback,
+    decimal_texts,
     fixture_bytes,
     fixture_json,
+    json_values,
+    mutations,
     one_page,
+    rendered,
     translated_or_record_error,
 )
-from tests.contracts.json_strategies import decimal_texts, json_values, mutations, rendered
 
 BASE_URL = "https://crm.example.net"
 STATIC_TOKEN = "static-api-token-1"

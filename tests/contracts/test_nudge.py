@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from contracts.accounts import Secret
+from contracts.accounts import Account, Secret
 from contracts.errors import CallbackUnauthorized
-from contracts.nudge import verify_nudge
+from contracts.nudge import verify_account_nudge, verify_nudge
 from contracts.wire import CallbackHint, CallbackRequest
 
 TOKEN = Secret("nudge-token-0123456789")
@@ -70,3 +72,13 @@ def test_an_account_without_callback_token_accepts_no_nudges() -> None:
         with pytest.raises(CallbackUnauthorized, match="nudges are disabled") as caught:
             verify_nudge(request(headers, query), None)
         assert caught.value.http_status == 401
+
+
+def test_an_account_is_nudged_with_its_callback_token() -> None:
+    account = Account(name="sms", provider="smsonline", base_url="https://x", callback_token=TOKEN)
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    assert verify_account_nudge(account, request(query={"token": TOKEN.value}), now) == CallbackHint()
+    with pytest.raises(CallbackUnauthorized, match="bad or missing callback token"):
+        verify_account_nudge(account, request(query={"token": "wrong"}), now)
+    with pytest.raises(CallbackUnauthorized, match="nudges are disabled"):
+        verify_account_nudge(Account(name="sms", provider="smsonline", base_url="https://x"), request(), now)

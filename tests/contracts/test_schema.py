@@ -21,8 +21,7 @@ from contracts.errors import RecordError
 from contracts.jsonio import dumps, loads_exact
 from contracts.model import EVENT_TYPES, Event, Invoice, Status
 from contracts.registry import provider_for
-from tests.contracts.fixtures import fixture_json
-from tests.contracts.json_strategies import mutations
+from tests.contracts.support import fixture_json, mutations
 
 SCHEMA: dict[str, Any] = json.loads(files("contracts").joinpath("schemas/event.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())

@@ -5,7 +5,6 @@ import hashlib
 import hmac
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,14 +24,13 @@ from contracts.errors import (
     ProviderTransient,
     RecordError,
 )
-from contracts.jsonio import dumps, loads_exact
+from contracts.jsonio import dumps
 from contracts.model import Status
 from contracts.paging import SinglePage
 from contracts.standard_webhooks import new_secret
 from contracts.wire import CallbackHint, CallbackRequest, HttpResponse
-from tests.contracts.json_strategies import decimal_texts, json_values, mutations, rendered
+from tests.contracts.support import answer, decimal_texts, fixture_bytes, fixture_json, json_values, mutations, rendered
 
-FIXTURES = Path(__file__).parent / "fixtures" / "simplepay"
 API_KEY = "sp-api-key-0123456789"
 WEBHOOK_SECRET = new_secret()
 ACCOUNT = Account(
@@ -47,13 +45,8 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 INVOICE_ID = "0b7d3c1e-5f2a-4e8b-9c61-2d4a7f0e9b13"
 
 
-def answer(status: int, body: bytes | object, headers: dict[str, str] | None = None) -> HttpResponse:
-    raw = body if isinstance(body, bytes) else dumps(body)
-    return HttpResponse(status, {"content-type": "application/json", **(headers or {})}, raw)
-
-
 def fixture(name: str) -> list[Any]:
-    records: list[Any] = loads_exact((FIXTURES / name).read_bytes())
+    records: list[Any] = fixture_json(f"simplepay/{name}")
     return records
 
 
@@ -91,7 +84,7 @@ def test_list_needs_an_api_key() -> None:
 def test_the_list_is_one_page() -> None:
     pager = simplepay.make_pager(ACCOUNT, TODAY, None)
     assert isinstance(pager, SinglePage)
-    records = pager.feed(answer(200, (FIXTURES / "invoices-realistic.json").read_bytes()))
+    records = pager.feed(answer(fixture_bytes("simplepay/invoices-realistic.json")))
     assert len(records) == 6
     assert pager.next_request() is None
 
@@ -99,17 +92,17 @@ def test_the_list_is_one_page() -> None:
 @pytest.mark.parametrize(
     ("response", "error"),
     [
-        (answer(401, b""), ProviderAuthFailed),
-        (answer(403, {"message": "forbidden"}), ProviderAuthFailed),
-        (answer(404, b""), ProviderNotFound),
-        (answer(400, {"status": "must be one of active, success"}), ProviderRejected),
-        (answer(500, b"Internal Server Error"), ProviderTransient),
-        (answer(503, b""), ProviderTransient),
-        (answer(200, b'[{"id": "0b7d3c1e", "total": "1'), ProviderTransient),
-        (answer(200, b""), ProviderTransient),
-        (answer(200, {"data": []}), ProviderTransient),
-        (answer(200, b'"[]"'), ProviderTransient),
-        (answer(200, b"null"), ProviderTransient),
+        (answer(b"", 401), ProviderAuthFailed),
+        (answer({"message": "forbidden"}, 403), ProviderAuthFailed),
+        (answer(b"", 404), ProviderNotFound),
+        (answer({"status": "must be one of active, success"}, 400), ProviderRejected),
+        (answer(b"Internal Server Error", 500), ProviderTransient),
+        (answer(b"", 503), ProviderTransient),
+        (answer(b'[{"id": "0b7d3c1e", "total": "1'), ProviderTransient),
+        (answer(b""), ProviderTransient),
+        (answer({"data": []}), ProviderTransient),
+        (answer(b'"[]"'), ProviderTransient),
+        (answer(b"null"), ProviderTransient),
     ],
 )
 def test_answers_are_classified(response: HttpResponse, error: type[ProviderError]) -> None:
@@ -121,7 +114,7 @@ def test_answers_are_classified(response: HttpResponse, error: type[ProviderErro
 
 def test_rate_limit_keeps_retry_after() -> None:
     with pytest.raises(ProviderTransient) as caught:
-        simplepay.make_pager(ACCOUNT, TODAY, None).feed(answer(429, b"", {"retry-after": "120"}))
+        simplepay.make_pager(ACCOUNT, TODAY, None).feed(answer(b"", 429, {"retry-after": "120"}))
     assert caught.value.retry_after == "120"
     assert caught.value.delay(NOW) == 120.0
 
@@ -131,7 +124,7 @@ def test_rate_limit_keeps_retry_after() -> None:
 
 def test_documented_example_is_refused_for_its_placeholder_total() -> None:
     # The docs' example is verbatim (fixtures/simplepay/README.md): "total": "text" is a type placeholder.
-    [record] = simplepay.make_pager(ACCOUNT, TODAY, None).feed(answer(200, (FIXTURES / "invoices.json").read_bytes()))
+    [record] = simplepay.make_pager(ACCOUNT, TODAY, None).feed(answer(fixture_bytes("simplepay/invoices.json")))
     with pytest.raises(RecordError) as caught:
         simplepay.translate(ACCOUNT, record)
     assert caught.value.field == "total"
@@ -294,7 +287,7 @@ def test_a_broken_currency_is_a_record_error_at_worst(currency: dict[str, Any]) 
 @given(decimal_texts, decimal_texts)
 def test_amounts_round_trip_exactly(total: str, paid: str) -> None:
     body = dumps([{**realistic(0), "total": total, "paid": paid}])
-    [record] = simplepay.make_pager(ACCOUNT, TODAY, None).feed(answer(200, body))
+    [record] = simplepay.make_pager(ACCOUNT, TODAY, None).feed(answer(body))
     canonical = simplepay.translate(ACCOUNT, record).canonical()
     assert (canonical["amount"], canonical["amount_paid"]) == (rendered(total), rendered(paid))
     assert Decimal(canonical["amount"]) == Decimal(total)

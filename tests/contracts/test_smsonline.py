@@ -26,17 +26,18 @@ from contracts.errors import (
 from contracts.model import Status
 from contracts.money import format_amount
 from contracts.wire import CallbackHint, HttpResponse
-from tests.contracts.fixtures import (
+from tests.contracts.support import (
     NUDGE_CASES,
     NUDGE_TOKEN,
     answer,
     callback,
     fixture_bytes,
     fixture_json,
+    json_values,
+    mutations,
     one_page,
     translated_or_record_error,
 )
-from tests.contracts.json_strategies import json_values, mutations
 
 API_KEY = "sk_live_4f9Qx&z=1/2"
 TODAY = date(2025, 5, 16)
