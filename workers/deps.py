@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiohttp
-import httpx
 from redis.asyncio import Redis
 
 from contracts.wire import HttpRequest, HttpResponse
@@ -25,7 +24,7 @@ from workers.webhook_sender import new_session
 class WorkerDeps:
     settings: Settings
     redis: Redis
-    http: httpx.AsyncClient
+    http: aiohttp.ClientSession
     schedule: SyncSchedule
     eventlog: EventLog
     states: AccountStates
@@ -61,6 +60,6 @@ class WorkerDeps:
         return await send(self.http, request)
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
         if not self.webhook_session.closed:
             await self.webhook_session.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from contracts.accounts import Account
 from contracts.provider import Provider
@@ -12,7 +12,7 @@ from workers.provider_http import send
 class Sessions:
     """Session tokens by account name. A 401 on the list endpoint drops the token: the next use logs in."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: aiohttp.ClientSession) -> None:
         self._client = client
         self._tokens: dict[str, str] = {}
 

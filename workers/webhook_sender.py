@@ -6,15 +6,17 @@ aiohttp, not httpx, on this path: measured here, httpx's default transport manag
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import aiohttp
 
 from contracts.standard_webhooks import signature_header
 from contracts.times import format_time
-from service.ssrf import GuardedResolver
+from service.ssrf import GuardedResolver, forbidden_address
 
 USER_AGENT = "invoice-relay/0.1.0 (+https://github.com/invoice-relay)"
 #: A subscriber's answer body is read up to this size (for nothing but connection reuse) and dropped.
@@ -42,6 +44,20 @@ class AttemptResult:
         }
 
 
+async def _refuse_forbidden_literal(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+) -> None:
+    """aiohttp connects to an IP literal without asking the resolver, so `GuardedResolver` never sees one:
+    a URL stored while private targets were allowed (or written around the API) is refused here."""
+    host = params.url.host or ""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return  # a name: the resolver checks every address it resolves to
+    if forbidden_address(address):
+        raise OSError(f"refused: {host} is a loopback, private, link-local or reserved address")
+
+
 def new_session(*, allow_private: bool) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0,  # per-subscription lanes bound concurrency; the connector must not add a global queue
@@ -49,7 +65,14 @@ def new_session(*, allow_private: bool) -> aiohttp.ClientSession:
         ttl_dns_cache=10,
         enable_cleanup_closed=True,
     )
-    return aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",))
+    traces: list[aiohttp.TraceConfig] = []
+    if not allow_private:
+        guard = aiohttp.TraceConfig()
+        guard.on_request_start.append(_refuse_forbidden_literal)
+        traces.append(guard)
+    return aiohttp.ClientSession(
+        connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",), trace_configs=traces
+    )
 
 
 async def send_event(

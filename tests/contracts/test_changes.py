@@ -320,7 +320,7 @@ def test_event_ids_of_a_back_and_forth_differ() -> None:
 def test_fingerprint_ignores_raw_only() -> None:
     assert fingerprint(BASE) == fingerprint(with_(BASE, raw={"anything": [1, 2, 3]}))
     assert fingerprint(BASE) != fingerprint(with_(BASE, order_id="2222"))
-    assert re.fullmatch(r"[a-z2-7]+", fingerprint(BASE))
+    assert re.fullmatch(r"[0-9a-f]+", fingerprint(BASE))  # no "|", which separates snapshot fields
 
 
 @pytest.mark.parametrize("status", list(Status))
