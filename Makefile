@@ -36,5 +36,12 @@ format: $(STAMP)
 run: $(STAMP)
 	$(PY) -m sandbox.demo
 
+## make bench: every benchmark beside its ceiling (about 10 minutes); bench-quick: under 3 minutes
+bench: $(STAMP)
+	$(PY) -m bench.run
+
+bench-quick: $(STAMP)
+	$(PY) -m bench.run --quick
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -86,7 +86,9 @@ def ceiling_round(sink_url: str, events: int, body_size: int) -> float:
     return float(json.loads(output)["rps"])
 
 
-def run(events: int = 20_000, rounds: int = 3) -> dict[str, float]:
+def run(quick: bool = False, events: int | None = None, rounds: int | None = None) -> dict[str, float]:
+    events = events or (5_000 if quick else 20_000)
+    rounds = rounds or (2 if quick else 3)
     with Valkey() as redis:
         sink, sink_url = start_sink()
         env = {
@@ -117,4 +119,4 @@ def run(events: int = 20_000, rounds: int = 3) -> dict[str, float]:
 if __name__ == "__main__":
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    print(json.dumps(run(events, rounds)))
+    print(json.dumps(run(events=events, rounds=rounds)))

@@ -19,7 +19,7 @@ from workers.lease import now_ms
 log = structlog.get_logger("relay.dispatch")
 
 #: Seconds between looks at the schedule when nothing was due: the latency a trigger can add.
-DISPATCH_INTERVAL_S = 0.02
+DISPATCH_INTERVAL_S = 0.01
 #: Accounts claimed per look, at most.
 CLAIM_BATCH = 16
 

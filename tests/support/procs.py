@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from tests.support.waiting import wait_until
 
@@ -53,7 +54,7 @@ class Proc:
         self.log_path = Path(log)
         self.popen: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Proc:
+    def start(self) -> Self:
         log = self.log_path.open("ab")
         self.popen = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -97,8 +98,10 @@ class Proc:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def __enter__(self) -> Proc:
-        return self.start() if self.popen is None else self
+    def __enter__(self) -> Self:
+        if self.popen is None:
+            self.start()
+        return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -137,7 +140,7 @@ class Valkey(Proc):
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> Valkey:
+    def start(self) -> Self:
         super().start()
         wait_until(self._pong, timeout=10, what=f"valkey on port {self.port}")
         return self

