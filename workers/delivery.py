@@ -116,6 +116,19 @@ class Lane:
             time_limit=self.pool.timeout,
         )
         plan = plan_next(result, delivery.tries, self.pool.schedule, result.at)
+        if result.succeeded:
+            log.debug(
+                "delivered", event_id=delivery.event_id, status_code=result.status_code, latency_ms=result.latency_ms
+            )
+        else:
+            (log.warning if plan.status == FAILED else log.info)(
+                "delivery_attempt_failed",
+                event_id=delivery.event_id,
+                status_code=result.status_code,
+                error=result.error,
+                attempt=delivery.tries + 1,
+                outcome=plan.status,
+            )
         DELIVERY_ATTEMPTS.labels(
             "disabled" if plan.disable else "retry" if plan.status == PENDING else plan.status
         ).inc()
@@ -152,12 +165,17 @@ class DeliveryPool:
         # An attempt's claim outlives its timeout with room to record the outcome.
         self.lease_ms = int((timeout + 10.0) * 1000)
         self.lanes: dict[str, Lane] = {}
+        self._lanes_from: dict[str, Subscription] | None = None
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
 
     async def run_forever(self) -> None:
         while True:
             try:
-                if await self.cache.refresh():
+                await self.cache.refresh()
+                # The fan-out reloads the same cache: whoever reloaded it, lanes follow each new copy (a
+                # rotated secret, a new URL, a new subscription), not only the copies this loop loaded.
+                if self.cache.subscriptions is not self._lanes_from:
+                    self._lanes_from = self.cache.subscriptions
                     self.sync_lanes()
             except RedisError as exc:
                 log.warning("delivery_refresh_failed", error=str(exc))

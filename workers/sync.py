@@ -103,6 +103,8 @@ async def record_page(
             continue
         if invoice.status is Status.UNKNOWN:
             log.warning("unknown_provider_status", invoice=invoice.key, provider_status=invoice.provider_status)
+        if change.event is not None:
+            log.debug("invoice_changed", invoice=invoice.key, event_id=change.event.id, type=change.event.type)
         pending.append(PendingChange(invoice.invoice_id, expected, change))
     result = await eventlog.commit(account.name, pending)
     for event_type in result.types:
