@@ -8,11 +8,12 @@
     relay deliveries ID [--status S]
     relay replay ID (--since RFC3339 | --event-id E ...)
 
-The API is at `--url` / `RELAY_URL` (default `http://127.0.0.1:${PORT:-8000}`), with the bearer token `--token` /
-`RELAY_ADMIN_TOKEN` (these options go before the command: `relay --url http://relay:8000 accounts`; `update
---url` is the subscriber's new URL). `--json` prints the API's answer instead of a table. Exit codes: 0 done, 1 the API refused
-(its `error` and `detail` are printed) or the configuration is invalid, 2 the API cannot be reached or the command
-line is wrong. A subscription secret is printed only by `create` and `rotate`: the only time an operator sees it.
+The API is at `--url` / `RELAY_URL` (default `http://127.0.0.1:${PORT:-8000}`), with the bearer token
+`--token` / `RELAY_ADMIN_TOKEN`; these two go before the command (`relay --url http://relay:8000 accounts`), as
+`subscriptions update ID --url U` is the subscriber's new URL. `--json` prints the API's answer instead of a table
+(`events --json`: one event per line). Exit codes: 0 done; 1 the API refused (its `error` and `detail` are
+printed) or, for `check`, the configuration is invalid; 2 the API cannot be reached, or the command line is wrong.
+A subscription secret is printed only by `create` and `rotate`: the only time an operator sees it.
 """
 
 from __future__ import annotations
@@ -236,11 +237,24 @@ def cmd_events(args: argparse.Namespace, api: Api, out: TextIO) -> int:
         show(event)
     if not args.follow:
         return EXIT_OK
+    # Following rides out a restart of the web process or a Redis outage (503): it says so once, and goes on.
+    outage: str | None = None
     try:
         while True:
             time.sleep(args.interval)
-            for event in reader.poll():
-                show(event)
+            try:
+                for event in reader.poll():
+                    show(event)
+            except (Unreachable, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.status != 503:
+                    raise
+                if outage is None:
+                    print(f"relay: {exc}; still following", file=sys.stderr, flush=True)
+                outage = str(exc)
+                continue
+            if outage is not None:
+                print("relay: the relay answers again", file=sys.stderr, flush=True)
+                outage = None
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -18,6 +18,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from contracts.accounts import ACCOUNT_NAME, PROVIDERS
 from contracts.model import EVENT_TYPES, Status
 from service.deliveries import STATUSES
 from service.subscriptions import MAX_FILTERS
@@ -27,9 +28,9 @@ from service.webhooks import MAX_BODY_BYTES
 Schema = dict[str, Any]
 
 VERSION = "0.1.0"
-ACCOUNT_PATTERN = "^[a-z0-9_-]{1,64}$"
+ACCOUNT_PATTERN = f"^{ACCOUNT_NAME.pattern}$"
 SECURITY_SCHEME = "adminToken"
-PROVIDERS = ("cryptocloud", "simplepay", "smsonline", "ispcrm")
+CALLBACK_SCHEME = "callbackToken"
 #: Event-type filters a subscription accepts: every event type, `invoice.*` and `*`.
 EVENT_TYPE_FILTERS = ("*", "invoice.*", *EVENT_TYPES)
 
@@ -147,6 +148,13 @@ def operator(operation_id: str, summary: str, responses: dict[str, Any], **kwarg
         operation_id, summary, {**responses, "401": UNAUTHORIZED, "503": REDIS_DOWN}, tags=("operator",), **kwargs
     )
     op["security"] = [{SECURITY_SCHEME: []}]
+    return op
+
+
+def callback(operation_id: str, summary: str, responses: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A provider callback: no operator token; smsonline and ispcrm nudges may carry their `callback_token`."""
+    op = operation(operation_id, summary, responses, tags=("public",), **kwargs)
+    op["security"] = [{}, {CALLBACK_SCHEME: []}]
     return op
 
 
@@ -343,6 +351,15 @@ def _schemas() -> dict[str, Schema]:
 
 
 def _paths() -> dict[str, Any]:
+    def header(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+
     webhook_params = [
         ACCOUNT_PARAM,
         {
@@ -352,10 +369,14 @@ def _paths() -> dict[str, Any]:
             "description": "smsonline, ispcrm: the account's `callback_token` (or send it as a bearer token).",
             "schema": {"type": "string"},
         },
+        header("webhook-id", "simplepay (Standard Webhooks): the message id."),
+        header("webhook-timestamp", "simplepay (Standard Webhooks): unix seconds, within 300 s of now."),
+        header("webhook-signature", "simplepay (Standard Webhooks): `v1,<base64>` signatures with `webhook_secret`."),
+        header("X-Signature", "simplepay: hex HMAC-SHA256 of the raw body with the account's `api_key`."),
     ]
     return {
         "/webhooks/{account}": {
-            "post": public(
+            "post": callback(
                 "receiveCallback",
                 "A provider callback: a hint to sync the account now",
                 {
@@ -581,11 +602,16 @@ def _document() -> dict[str, Any]:
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
+                CALLBACK_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "smsonline, ispcrm: the account's `callback_token` (or `?token=`).",
+                },
                 SECURITY_SCHEME: {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The value of RELAY_ADMIN_TOKEN. With none configured every call answers 401.",
-                }
+                },
             },
         },
         "security": [{SECURITY_SCHEME: []}],

@@ -20,6 +20,7 @@ import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
+from contracts.times import format_time
 from service.coalesce import Coalescer
 from service.deliveries import FAILED, PENDING, Claimed, DeliveryStore, Outcome
 from service.eventlog import EventLog
@@ -104,7 +105,7 @@ class Lane:
         subscription = self.subscription
         if body is None:
             # The event is no longer in the log (trimmed): nothing left to send, ever.
-            attempt = {"at": datetime.now(UTC).isoformat(), "status_code": None, "error": "event not in the log"}
+            attempt = {"at": format_time(datetime.now(UTC)), "status_code": None, "error": "event not in the log"}
             await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, attempt | {"latency_ms": 0}))
             return
         result = await send_event(

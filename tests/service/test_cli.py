@@ -1,0 +1,527 @@
+"""`relay`, the operator command line, as a real process against a real web process (uvicorn) and Valkey."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from contracts.changes import detect_change
+from contracts.model import Invoice, Status
+from service.account_state import AUTH_FAILED, AccountStates, SyncReport
+from service.eventlog import EventLog, PendingChange
+from service.keys import SYNC_DUE
+from tests.support.procs import ROOT, free_port
+from tests.support.relay import ADMIN_TOKEN, Relay
+from tests.support.waiting import wait_until
+
+RELAY = Path(sys.executable).parent / "relay"
+ACCOUNTS_TOML = """
+[accounts.sms]
+provider = "smsonline"
+user_id = "u1"
+api_key = "sms-api-key-0123456789"
+base_url = "http://127.0.0.1:9"
+"""
+
+
+@pytest.fixture(scope="module")
+def relay(redis_server_url: str) -> Iterator[Relay]:
+    """One web process for the module (no worker: nothing here needs syncs or deliveries to run)."""
+    web = Relay(redis_server_url, ACCOUNTS_TOML)
+    try:
+        web.start_web()
+        yield web
+    except BaseException:
+        print(web.logs()[-10000:], file=sys.stderr)
+        raise
+    finally:
+        web.stop()
+
+
+@pytest.fixture
+def api(relay: Relay, redis_url: str) -> Relay:
+    """The relay, with its database flushed for this test."""
+    return relay
+
+
+def run(
+    relay: Relay, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`relay ARGS` with RELAY_URL and RELAY_ADMIN_TOKEN pointing at the test relay (overridable with `env`)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    environ |= {"RELAY_URL": relay.url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+    return subprocess.run(
+        [str(RELAY), *args], env=environ, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def ok(relay: Relay, *args: str, **kwargs: Any) -> str:
+    result = run(relay, *args, **kwargs)
+    assert result.returncode == 0, f"relay {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def ok_json(relay: Relay, *args: str) -> Any:
+    return json.loads(ok(relay, *args, "--json"))
+
+
+def table(output: str) -> list[list[str]]:
+    return [line.split() for line in output.splitlines() if line.strip()]
+
+
+def invoice(number: int, status: Status, account: str = "sms") -> Invoice:
+    return Invoice(
+        account=account,
+        provider="smsonline",
+        invoice_id=f"S{number:06d}",
+        status=status,
+        provider_status=status.value,
+        amount=Decimal("12.50") + number,
+        amount_paid=None,
+        currency="USD",
+        raw={"n": number},
+    )
+
+
+def log_events(redis_url: str, numbers: range, account: str = "sms") -> list[str]:
+    """Commit first-sight events straight to the log (as a sync would); returns their ids, oldest first."""
+
+    async def commit() -> list[str]:
+        redis = Redis.from_url(redis_url)
+        try:
+            now = datetime.now(UTC)
+            changes = []
+            for n in numbers:
+                change = detect_change(
+                    None, invoice(n, Status.PAID if n % 2 else Status.PENDING, account), observed_at=now
+                )
+                assert change is not None
+                assert change.event is not None
+                changes.append(PendingChange(f"S{n:06d}", "", change))
+            assert (await EventLog(redis).commit(account, changes)).logged == len(changes)
+            return [c.change.event.id for c in changes if c.change.event is not None]
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(commit())
+
+
+def redis_call(redis_url: str, method: str, *args: Any) -> Any:
+    async def call() -> Any:
+        redis = Redis.from_url(redis_url)
+        try:
+            return await getattr(redis, method)(*args)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(call())
+
+
+class Follower:
+    """`relay events --follow --json` in the background; its output goes to files of its own (not shared with the
+    test's file objects, whose offset a child would share), read back by path."""
+
+    def __init__(self, relay_url: str, *args: str) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="relay-follow-"))
+        self.out_path, self.err_path = folder / "out", folder / "err"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+        environ |= {"RELAY_URL": relay_url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}
+        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [str(RELAY), "events", "--follow", "--interval", "0.1", "--json", *args],
+                env=environ,
+                stdout=out,
+                stderr=err,
+            )
+
+    def ids(self) -> list[str]:
+        """Ids of the events printed so far (whole lines only: the process may be mid-write)."""
+        text = self.out_path.read_text()
+        return [json.loads(line)["id"] for line in text[: text.rfind("\n") + 1].splitlines()]
+
+    def errors(self) -> str:
+        return self.err_path.read_text()
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=10)
+
+    def __enter__(self) -> Follower:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# relay check
+
+
+def check_env(accounts_toml: str) -> dict[str, str]:
+    folder = Path(tempfile.mkdtemp(prefix="relay-cli-"))
+    (folder / "accounts.toml").write_text(accounts_toml)
+    return {"RELAY_ACCOUNTS_FILE": str(folder / "accounts.toml")}
+
+
+def module_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")} | env
+    return subprocess.run(
+        [sys.executable, "-m", "service.check"], env=environ, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_check_accepts_a_valid_configuration_like_the_release_check(relay: Relay) -> None:
+    env = check_env(ACCOUNTS_TOML)
+    result = run(relay, "check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "configuration ok: 1 account(s): sms (smsonline)\n"
+    reference = module_check(env)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        reference.returncode,
+        reference.stdout,
+        reference.stderr,
+    )
+
+
+@pytest.mark.parametrize(
+    ("accounts_toml", "env", "message"),
+    [
+        ('[accounts.sms]\nprovider = "nope"\n', {}, "nope"),
+        ('[accounts.sms]\nprovider = "smsonline"\nuser_id = "u1"\napi_key = "${MISSING_KEY}"\n', {}, "MISSING_KEY"),
+        (ACCOUNTS_TOML, {"RELAY_RETRY_SCHEDULE": "soon"}, "RELAY_RETRY_SCHEDULE"),
+    ],
+)
+def test_check_refuses_an_invalid_configuration_like_the_release_check(
+    relay: Relay, accounts_toml: str, env: dict[str, str], message: str
+) -> None:
+    env = check_env(accounts_toml) | env
+    result = run(relay, "check", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("configuration invalid: ")
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    reference = module_check(env)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        reference.returncode,
+        reference.stdout,
+        reference.stderr,
+    )
+
+
+def test_check_does_not_need_the_api(relay: Relay) -> None:
+    result = run(relay, "check", env=check_env(ACCOUNTS_TOML) | {"RELAY_URL": f"http://127.0.0.1:{free_port()}"})
+    assert result.returncode == 0
+
+
+# accounts, sync
+
+
+def test_accounts_table_and_json(api: Relay, redis_url: str) -> None:
+    rows = table(ok(api, "accounts"))
+    assert rows[0] == ["NAME", "PROVIDER", "LAST", "SYNC", "STATUS", "INVOICES", "ERROR"]
+    assert rows[1] == ["sms", "smsonline", "-", "-", "0", "-"]
+
+    finished = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    report = SyncReport(status=AUTH_FAILED, finished_at=finished, error="the provider answered 401")
+
+    async def record() -> None:
+        redis = Redis.from_url(redis_url)
+        await AccountStates(redis).record("sms", report)
+        await redis.aclose()
+
+    asyncio.run(record())
+    log_events(redis_url, range(3))
+    output = ok(api, "accounts")
+    row = table(output)[1]
+    assert row[:5] == ["sms", "smsonline", "2026-11-22T10:00:00Z", "auth_failed", "3"]
+    assert " ".join(row[5:]) == "the provider answered 401"
+
+    (row,) = ok_json(api, "accounts")["accounts"]
+    assert row["name"] == "sms"
+    assert row["last_sync_status"] == "auth_failed"
+    assert row["invoices"] == 3
+
+
+def test_sync_one_account_and_all(api: Relay, redis_url: str) -> None:
+    assert ok(api, "sync", "sms") == "sync queued: sms\n"
+    assert [m.decode() for m in redis_call(redis_url, "zrange", SYNC_DUE, 0, -1)] == ["sms"]
+    redis_call(redis_url, "delete", SYNC_DUE)
+    assert ok(api, "sync") == "sync queued: sms\n"
+    assert redis_call(redis_url, "zcard", SYNC_DUE) == 1
+    assert ok_json(api, "sync") == {"status": "accepted", "accounts": ["sms"]}
+
+
+def test_sync_of_an_unknown_account_prints_the_api_error(api: Relay) -> None:
+    result = run(api, "sync", "nobody")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "relay: unknown_account (HTTP 404)"
+
+
+# subscriptions
+
+
+def test_subscription_lifecycle(api: Relay) -> None:
+    created = ok_json(
+        api, "subscriptions", "create", "http://127.0.0.1:9/hook",
+        "--event-type", "invoice.paid", "--event-type", "invoice.canceled", "--account", "sms", "--description", "ops",
+    )  # fmt: skip
+    secret = created["secret"]
+    assert secret.startswith("whsec_")
+    sub_id = created["id"]
+    assert created["event_types"] == ["invoice.paid", "invoice.canceled"]
+    assert created["accounts"] == ["sms"]
+    assert created["enabled"] is True
+    assert created["description"] == "ops"
+
+    listed = ok_json(api, "subscriptions", "list")["subscriptions"]
+    assert [s["id"] for s in listed] == [sub_id]
+    assert "secret" not in listed[0]
+    listing = ok(api, "subscriptions", "list")
+    assert table(listing)[0] == ["ID", "ENABLED", "URL", "EVENT", "TYPES", "ACCOUNTS", "DESCRIPTION"]
+    assert table(listing)[1] == [
+        sub_id,
+        "yes",
+        "http://127.0.0.1:9/hook",
+        "invoice.paid,invoice.canceled",
+        "sms",
+        "ops",
+    ]
+
+    shown = ok(api, "subscriptions", "show", sub_id)
+    assert f"id           {sub_id}" in shown
+    assert "enabled      yes" in shown
+    assert ok_json(api, "subscriptions", "show", sub_id) == {k: v for k, v in created.items() if k != "secret"}
+
+    updated = ok_json(
+        api, "subscriptions", "update", sub_id, "--disable", "--event-type", "*", "--url", "http://127.0.0.1:9/v2"
+    )
+    assert updated["enabled"] is False
+    assert updated["event_types"] == ["*"]
+    assert updated["url"] == "http://127.0.0.1:9/v2"
+    assert ok_json(api, "subscriptions", "update", sub_id, "--enable")["enabled"] is True
+
+    rotated = ok_json(api, "subscriptions", "rotate", sub_id)
+    assert rotated["id"] == sub_id
+    assert rotated["secret"].startswith("whsec_")
+    assert rotated["secret"] != secret
+    assert rotated["previous_secret_expires_at"].endswith("Z")
+    plain = run(api, "subscriptions", "rotate", sub_id)
+    assert plain.returncode == 0
+    new_secret = plain.stdout.split("secret", 1)[1].split()[0]
+    assert new_secret.startswith("whsec_")
+    assert "shown only now" in plain.stderr
+
+    # The secret appears nowhere but in the answers of create and rotate.
+    for args in (("subscriptions", "list"), ("subscriptions", "show", sub_id), ("subscriptions", "list", "--json")):
+        output = ok(api, *args)
+        assert "whsec_" not in output
+        for known in (secret, rotated["secret"], new_secret):
+            assert known not in output
+
+    assert ok(api, "subscriptions", "delete", sub_id) == f"deleted {sub_id}\n"
+    missing = run(api, "subscriptions", "show", sub_id)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "relay: unknown_subscription (HTTP 404)"
+    assert ok_json(api, "subscriptions", "list") == {"subscriptions": []}
+
+
+def test_create_prints_the_secret_once_in_plain_output(api: Relay) -> None:
+    result = run(api, "subscriptions", "create", "http://127.0.0.1:9/hook")
+    assert result.returncode == 0, result.stderr
+    fields = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    assert fields["secret"].startswith("whsec_")
+    assert fields["event_types"] == "*"
+    assert fields["accounts"] == "*"
+    assert fields["enabled"] == "yes"
+    assert "shown only now" in result.stderr
+
+
+def test_a_refused_subscription_prints_the_api_error_and_detail(api: Relay) -> None:
+    result = run(api, "subscriptions", "create", "ftp://example.com/hook")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "relay: invalid_subscription: url must use http or https (HTTP 400)"
+    unknown = run(api, "subscriptions", "create", "http://127.0.0.1:9/", "--account", "nobody")
+    assert unknown.returncode == 1
+    assert "invalid_subscription: accounts: unknown account 'nobody'" in unknown.stderr
+
+
+def test_update_without_changes_is_a_usage_error(api: Relay) -> None:
+    result = run(api, "subscriptions", "update", "sub_x")
+    assert result.returncode == 2
+    assert "nothing to change" in result.stderr
+
+
+# deliveries, replay
+
+
+def test_replay_and_deliveries(api: Relay, redis_url: str) -> None:
+    sub_id = ok_json(api, "subscriptions", "create", "http://127.0.0.1:9/hook", "--event-type", "invoice.paid")["id"]
+    event_ids = log_events(redis_url, range(6))  # 1, 3, 5 are paid
+    paid = event_ids[1::2]
+
+    assert ok_json(api, "deliveries", sub_id) == {"deliveries": []}
+    assert ok(api, "replay", sub_id, "--since", "2000-01-01T00:00:00Z") == f"queued 3 deliveries to {sub_id}\n"
+    rows = ok_json(api, "deliveries", sub_id)["deliveries"]
+    assert sorted(row["event_id"] for row in rows) == sorted(paid)
+    assert {row["status"] for row in rows} == {"pending"}
+
+    listing = table(ok(api, "deliveries", sub_id))
+    assert listing[0] == ["EVENT", "STATUS", "ATTEMPTS", "LAST", "ATTEMPT", "CODE", "ERROR"]
+    assert sorted(row[0] for row in listing[1:]) == sorted(paid)
+    assert all(row[1:] == ["pending", "0", "-", "-", "-"] for row in listing[1:])
+    assert ok_json(api, "deliveries", sub_id, "--status", "delivered") == {"deliveries": []}
+    assert len(ok_json(api, "deliveries", sub_id, "--status", "pending")["deliveries"]) == 3
+    assert len(ok_json(api, "deliveries", sub_id, "--limit", "2")["deliveries"]) == 2
+
+    # By id: the filters still apply (event 0 is not paid), unknown ids are skipped.
+    replayed = ok_json(
+        api, "replay", sub_id, "--event-id", paid[0], "--event-id", event_ids[0], "--event-id", "evt_nope"
+    )
+    assert replayed == {"queued": 1}
+
+    bad = run(api, "replay", sub_id, "--since", "yesterday")
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "relay: bad_request: since must be an RFC 3339 time (HTTP 400)"
+    assert run(api, "replay", sub_id).returncode == 2  # neither --since nor --event-id
+    assert run(api, "deliveries", sub_id, "--status", "lost").returncode == 2
+    missing = run(api, "deliveries", "sub_missing")
+    assert missing.returncode == 1
+    assert "unknown_subscription" in missing.stderr
+
+
+# events
+
+
+def test_events_when_the_log_is_empty(api: Relay) -> None:
+    assert ok(api, "events") == ""
+    assert ok(api, "events", "--json") == ""
+
+
+def test_events_print_one_line_per_event(api: Relay, redis_url: str) -> None:
+    ids = log_events(redis_url, range(5))
+    lines = ok(api, "events").splitlines()
+    assert len(lines) == 5
+    fields = [line.split() for line in lines]
+    assert [f[1] for f in fields] == [
+        "invoice.created",
+        "invoice.paid",
+        "invoice.created",
+        "invoice.paid",
+        "invoice.created",
+    ]
+    assert [f[2] for f in fields] == [f"sms:S{n:06d}" for n in range(5)]
+    assert [f[3] for f in fields] == ["pending", "paid", "pending", "paid", "pending"]
+    assert [f[4:] for f in fields] == [[f"{12.5 + n:.2f}", "USD"] for n in range(5)]
+    assert all(f[0].endswith("Z") and f[0][:4].isdigit() for f in fields)
+
+    as_json = [json.loads(line) for line in ok(api, "events", "--json").splitlines()]
+    assert [event["id"] for event in as_json] == ids
+
+    latest = [json.loads(line)["id"] for line in ok(api, "events", "--limit", "2", "--json").splitlines()]
+    assert latest == ids[-2:]
+    paid = [line.split()[2] for line in ok(api, "events", "--type", "invoice.paid").splitlines()]
+    assert paid == ["sms:S000001", "sms:S000003"]
+    assert ok(api, "events", "--account", "other") == ""
+
+
+def test_events_read_past_the_first_page(api: Relay, redis_url: str) -> None:
+    ids = log_events(redis_url, range(1205))
+    latest = [json.loads(line)["id"] for line in ok(api, "events", "--limit", "3", "--json").splitlines()]
+    assert latest == ids[-3:]
+
+
+def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(api: Relay, redis_url: str) -> None:
+    first = log_events(redis_url, range(2))
+    with Follower(api.url) as follower:
+        wait_until(lambda: follower.ids() == first, timeout=10, what="the first events")
+        more = log_events(redis_url, range(2, 1003))  # more than one page arrives between two polls
+        wait_until(lambda: len(follower.ids()) >= 1003, timeout=20, what="the new events")
+        later = log_events(redis_url, range(1003, 1005))
+        wait_until(lambda: len(follower.ids()) >= 1005, timeout=10, what="the later events")
+        assert follower.ids() == first + more + later  # each once, in order
+        assert follower.interrupt() == 0
+        assert follower.errors() == ""
+
+
+def test_events_follow_rides_out_a_restart_of_the_web_process(redis_url: str) -> None:
+    own = Relay(redis_url, ACCOUNTS_TOML)
+    try:
+        own.start_web()
+        first = log_events(redis_url, range(1))
+        with Follower(own.url) as follower:
+            wait_until(lambda: follower.ids() == first, timeout=10, what="the first event")
+            assert own.web is not None
+            own.web.stop()
+            wait_until(lambda: "still following" in follower.errors(), timeout=10, what="the outage notice")
+            assert follower.proc.poll() is None
+            assert follower.errors().startswith(f"relay: cannot reach the relay at {own.url}: ")
+            later = log_events(redis_url, range(1, 3))
+            own.start_web()
+            wait_until(lambda: follower.ids() == first + later, timeout=15, what="the events after the restart")
+            assert "relay: the relay answers again" in follower.errors()
+            assert follower.interrupt() == 0
+            assert "Traceback" not in follower.errors()
+    finally:
+        own.stop()
+
+
+# errors
+
+
+def test_a_wrong_token_prints_the_api_error(api: Relay) -> None:
+    result = run(api, "accounts", env={"RELAY_ADMIN_TOKEN": "wrong-token"})
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "relay: unauthorized (HTTP 401)"
+    assert "wrong-token" not in result.stderr
+
+    missing = run(api, "subscriptions", "list", env={"RELAY_ADMIN_TOKEN": ""})
+    assert missing.returncode == 1
+    assert "relay: unauthorized (HTTP 401)" in missing.stderr
+    assert "set RELAY_ADMIN_TOKEN" in missing.stderr
+
+
+def test_the_token_and_url_options_override_the_environment(api: Relay) -> None:
+    result = run(
+        api, "--url", api.url, "--token", ADMIN_TOKEN, "accounts", "--json",
+        env={"RELAY_URL": f"http://127.0.0.1:{free_port()}", "RELAY_ADMIN_TOKEN": "wrong-token"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["accounts"][0]["name"] == "sms"
+
+
+def test_an_unreachable_relay_exits_2_and_says_where(api: Relay) -> None:
+    port = free_port()
+    result = run(api, "accounts", env={"RELAY_URL": f"http://operator:s3cret-pass@127.0.0.1:{port}"})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"relay: cannot reach the relay at http://127.0.0.1:{port}: ")
+    assert "s3cret-pass" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+    default = run(api, "sync", env={"RELAY_URL": "", "PORT": str(port)})
+    assert default.returncode == 2
+    assert f"http://127.0.0.1:{port}" in default.stderr
+
+
+def test_the_console_script_is_installed() -> None:
+    (entry,) = importlib.metadata.entry_points(group="console_scripts", name="relay")
+    assert entry.value == "service.cli:main"
+    assert RELAY.exists(), "run `pip install -e .` to install the relay command"

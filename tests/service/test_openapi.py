@@ -1,0 +1,379 @@
+"""`GET /openapi.json`: a valid OpenAPI 3.1 document that describes every route, and a schemathesis run against it.
+
+The schemathesis run drives the in-process app (real Valkey) with generated requests, valid and invalid, on
+every documented operation, and checks that no answer is a server error and that every answer's status code,
+content type, headers and body are the documented ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import hypothesis.strategies as st
+import jsonschema
+import orjson
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from redis.asyncio import Redis
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.openapi.checks import UndefinedStatusCode
+from schemathesis.python import asgi as schemathesis_asgi
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from contracts.changes import detect_change
+from contracts.model import Invoice, Status
+from service import openapi, subscriptions_api
+from service.app import create_app, routes
+from service.deliveries import DELIVERED, DeliveryStore, Outcome
+from service.deps import WebDeps
+from service.eventlog import EventLog, PendingChange
+from service.subscriptions import SubscriptionStore, new_subscription
+from tests.service.conftest import ACCOUNTS, ADMIN, make_settings
+
+
+def invoice(account: str, number: int, status: Status) -> Invoice:
+    return Invoice(
+        account=account,
+        provider="cryptocloud",
+        invoice_id=f"INV-{number:08d}",
+        status=status,
+        provider_status=status.value,
+        amount=Decimal("10.50"),
+        amount_paid=None,
+        currency="USD",
+        raw={"n": number},
+    )
+
+
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def documented_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(path, method.upper()) for path, item in document["paths"].items() for method in item if method in METHODS}
+
+
+def routed_operations(app_routes: list[Route]) -> set[tuple[str, str]]:
+    """(path, method) of every route; HEAD only where it was asked for, not where Starlette adds it to GET."""
+    found = set()
+    for route in app_routes:
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)  # "{id:int}" is "{id}" in OpenAPI
+        for method in route.methods or ():
+            if method == "HEAD" and "GET" in (route.methods or ()):
+                continue
+            found.add((path, method))
+    return found
+
+
+def test_every_route_is_documented_with_its_methods() -> None:
+    routed = routed_operations(routes())
+    documented = documented_operations(openapi.document())
+    assert len(routed) == 18
+    assert routed - documented == set(), "routes without documentation"
+    assert documented - routed == set(), "documented operations that no route serves"
+
+
+def test_the_comparison_sees_a_new_route_and_a_new_method() -> None:
+    async def handler(request: Any) -> Any:
+        raise NotImplementedError
+
+    extended = [*routes(), Route("/things", handler, methods=["GET"]), Route("/healthz", handler, methods=["POST"])]
+    missing = routed_operations(extended) - documented_operations(openapi.document())
+    assert missing == {("/things", "GET"), ("/healthz", "POST")}
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    document = openapi.document()
+    assert document["openapi"] == "3.1.0"
+    schemathesis.openapi.from_dict(document).validate()  # the OpenAPI 3.1 meta-schema, as schemathesis ships it
+    for name, schema in document["components"]["schemas"].items():
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise AssertionError(f"components.schemas.{name}: {exc.message}") from exc
+
+
+def test_an_invalid_document_is_refused_by_the_validation_used_above() -> None:
+    document = openapi.document()
+    document["paths"]["/sync"]["post"]["responses"]["202"]["content"]["application/json"]["schema"] = 5
+    with pytest.raises(Exception, match="is not of types"):
+        schemathesis.openapi.from_dict(document).validate()
+
+
+def test_every_ref_resolves() -> None:
+    document = openapi.document()
+    refs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(document)
+    assert refs
+    for target in refs:
+        assert target.startswith("#/components/schemas/"), target
+        assert target.removeprefix("#/components/schemas/") in document["components"]["schemas"], target
+
+
+def test_exactly_the_admin_only_handlers_are_documented_with_the_bearer_token() -> None:
+    """Read from the handlers: `admin_only` wraps a handler (functools.wraps sets `__wrapped__`)."""
+    document = openapi.document()
+    schemes = document["components"]["securitySchemes"]
+    assert {name: (s["type"], s["scheme"]) for name, s in schemes.items()} == {
+        "adminToken": ("http", "bearer"),
+        "callbackToken": ("http", "bearer"),
+    }
+    guarded = {route.path for route in routes() if hasattr(route.endpoint, "__wrapped__")}
+    assert len(guarded) == 10
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            if path in guarded:
+                assert op["security"] == [{"adminToken": []}], (method, path)
+                assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }
+            elif path == "/webhooks/{account}":
+                assert op["security"] == [{}, {"callbackToken": []}]  # optional: only nudges carry it
+            else:
+                assert op["security"] == [], (method, path)
+                assert "401" not in op["responses"], (method, path)
+
+
+def test_spec_constraints_are_described() -> None:
+    document = openapi.document()
+    paths = document["paths"]
+    for path in ("/webhooks/{account}", "/accounts/{account}/sync"):
+        (param,) = [p for p in next(iter(paths[path].values()))["parameters"] if p["name"] == "account"]
+        assert param["schema"]["pattern"] == "^[a-z0-9_-]{1,64}$"
+    (limit,) = [p for p in paths["/events"]["get"]["parameters"] if p["name"] == "limit"]
+    assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
+    (status,) = [
+        p for p in paths["/subscriptions/{subscription_id}/deliveries"]["get"]["parameters"] if p["name"] == "status"
+    ]
+    assert status["schema"]["enum"] == ["pending", "delivered", "failed"]
+    assert paths["/subscriptions"]["post"]["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NewSubscription"
+    }
+    assert "secret" in document["components"]["schemas"]["NewSubscription"]["required"]
+    assert "secret" not in document["components"]["schemas"]["Subscription"]["properties"]
+    assert set(paths["/subscriptions/{subscription_id}"]["delete"]["responses"]) >= {"204", "404"}
+    schemas = document["components"]["schemas"]
+    assert schemas["SubscriptionCreate"]["required"] == ["url"]
+    # The fields the handlers accept (any other is refused with 400), as described.
+    assert set(schemas["SubscriptionCreate"]["properties"]) == subscriptions_api._CREATE_FIELDS
+    assert set(schemas["SubscriptionPatch"]["properties"]) == subscriptions_api._PATCH_FIELDS
+    assert [set(option["required"]) for option in schemas["Replay"]["oneOf"]] == [{"since"}, {"event_ids"}]
+    assert schemas["Error"]["required"] == ["error"]
+
+
+def test_the_event_schema_is_the_contracts_one_and_validates_a_logged_event() -> None:
+    components = openapi.document()["components"]["schemas"]
+    assert components["Event"]["properties"]["data"]["properties"]["invoice"] == {
+        "$ref": "#/components/schemas/EventInvoice"
+    }
+    change = detect_change(None, invoice("shop", 1, Status.PAID), observed_at=datetime.now(UTC))
+    assert change is not None
+    assert change.event is not None
+    event = orjson.loads(change.event.to_json())
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": "#/components/schemas/Event", "components": {"schemas": components}}
+    )
+    validator.validate(event)
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({**event, "data": {**event["data"], "invoice": {**event["data"]["invoice"], "amount": 1.5}}})
+
+
+async def test_served_document_is_the_document(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == openapi.document()
+
+
+# The schemathesis run.
+
+
+@dataclass(frozen=True)
+class Seeded:
+    subscription_id: str
+    event_id: str
+
+
+async def seed(redis: Redis) -> Seeded:
+    """Logged events, a subscription and one delivery with an attempt, so that answers carry real rows."""
+    now = datetime.now(UTC)
+    changes = []
+    for number, status in enumerate((Status.PENDING, Status.PAID, Status.EXPIRED)):
+        change = detect_change(None, invoice("shop", number, status), observed_at=now)
+        assert change is not None
+        changes.append(PendingChange(f"INV-{number:08d}", "", change))
+    assert (await EventLog(redis).commit("shop", changes)).logged == 3
+    event_id = changes[1].change.event.id  # type: ignore[union-attr]
+    subscription = new_subscription(
+        url="https://subscriber.example/hook", event_types=("*",), accounts=("*",), description="seeded", now=now
+    )
+    await SubscriptionStore(redis).save(subscription)
+    deliveries = DeliveryStore(redis)
+    await deliveries.fan_out([(subscription.id, event_id)], int(now.timestamp() * 1000))
+    attempt = {"at": "2026-11-22T10:00:00Z", "status_code": 200, "error": None, "latency_ms": 12.5}
+    await deliveries.record(subscription.id, [Outcome(event_id, DELIVERED, None, attempt)])
+    return Seeded(subscription.id, event_id)
+
+
+@pytest.fixture
+async def seeded(redis: Redis) -> Seeded:
+    return await seed(redis)
+
+
+def relay_app(redis_url: str) -> Starlette:
+    """The app as `create_app` builds it, with `allow_private_urls=False`.
+
+    Its lifespan does what the real one does for requests (`app.state.deps`), minus the process-wide logging
+    set-up. schemathesis runs the lifespan on its own event loop thread, so the Redis pool lives on the loop
+    that serves the requests and is closed there (`shutdown_lifespans`).
+    """
+    settings = replace(make_settings(redis_url), allow_private_urls=False)
+    app = create_app(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.deps = WebDeps.build(settings)
+        try:
+            yield
+        finally:
+            await app.state.deps.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+]
+#: The admin token for the bearer scheme the document declares, so that schemathesis knows it is the credential
+#: (the `ignored_auth` check then also sends each operator call without it and with a wrong one).
+CONFIG = schemathesis.Config.from_dict({"auth": {"openapi": {"adminToken": {"bearer": ADMIN}}}})
+#: Examples per operation; raise it for a longer hunt (the default keeps the whole run well under a minute).
+EXAMPLES = int(os.environ.get("RELAY_SCHEMATHESIS_EXAMPLES", "40"))
+OPERATIONS = sorted(documented_operations(openapi.document()))
+
+
+def case_strategy(operation: Any, seeded: Seeded) -> st.SearchStrategy[schemathesis.Case]:
+    """Valid and invalid requests; where a path names an account, a subscription or an event, also with one that
+    exists (generated names almost never do, and the handlers' work starts past the 404)."""
+    known = {
+        "account": sorted(ACCOUNTS["accounts"]),  # every provider's callback verifier gets generated input
+        "subscription_id": [seeded.subscription_id],
+        "event_id": [seeded.event_id],
+    }
+    names = [p.name for p in operation.path_parameters if p.name in known]
+    strategies = []
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        strategies.append(operation.as_strategy(generation_mode=mode))
+        if names:
+            existing = st.fixed_dictionaries({name: st.sampled_from(known[name]) for name in names})
+            strategies.append(
+                existing.flatmap(
+                    lambda values, mode=mode: operation.as_strategy(generation_mode=mode, path_parameters=values)
+                )
+            )
+    return st.one_of(strategies)
+
+
+def exercise(api: Any, path: str, method: str, seeded: Seeded, examples: int = EXAMPLES) -> None:
+    """Generated requests to one operation, each answer checked against the description; raises on a failure."""
+    operation = api[path][method]
+
+    @given(case=case_strategy(operation, seeded))
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def run(case: schemathesis.Case) -> None:
+        case.call_and_validate(checks=CHECKS)
+
+    try:
+        run()
+    finally:
+        schemathesis_asgi.shutdown_lifespans()
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATIONS, ids=[f"{m} {p}" for p, m in OPERATIONS])
+def test_api_conforms_to_its_description(redis_url: str, seeded: Seeded, path: str, method: str) -> None:
+    api = schemathesis.openapi.from_asgi("/openapi.json", relay_app(redis_url), config=CONFIG)
+    exercise(api, path, method, seeded)
+
+
+def test_the_run_fails_when_the_description_is_wrong(redis_url: str, seeded: Seeded) -> None:
+    """The same run against a document that leaves out `GET /events/{event_id}`'s 404: the 404s are caught."""
+    document = openapi.document()
+    del document["paths"]["/events/{event_id}"]["get"]["responses"]["404"]
+    api = schemathesis.openapi.from_dict(document, config=CONFIG)
+    api.app = relay_app(redis_url)  # what `from_asgi` does after loading
+    with pytest.raises(FailureGroup) as caught:
+        exercise(api, "/events/{event_id}", "GET", seeded, examples=20)
+    (failure,) = caught.value.exceptions
+    assert isinstance(failure, UndefinedStatusCode)
+    assert failure.status_code == 404
+
+
+async def test_a_cursor_outside_the_stream_id_range_is_refused(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Found while describing `GET /events`: Redis refused such a cursor, which answered 503 redis_unavailable."""
+    for entry in (
+        "18446744073709551616-0",
+        "0-18446744073709551616",
+        "18446744073709551615-18446744073709551615",
+        "²-1",
+    ):
+        cursor = base64.urlsafe_b64encode(entry.encode()).decode().rstrip("=")
+        response = await client.get("/events", params={"after": cursor}, headers=admin)
+        assert response.status_code == 400, (entry, response.text)
+        assert response.json() == {"error": "bad_request", "detail": "invalid cursor"}
+    largest = base64.urlsafe_b64encode(b"18446744073709551615-18446744073709551614").decode().rstrip("=")
+    response = await client.get("/events", params={"after": largest}, headers=admin)
+    assert response.status_code == 200
+    assert response.json() == {"events": [], "next": None}
+
+
+async def test_replay_since_before_1970_replays_everything(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    """Found by the schemathesis run: a `since` before 1970 made a negative stream id, and a 503."""
+    seeded = await seed(redis)
+    for since in ("1900-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z"):
+        response = await client.post(
+            f"/subscriptions/{seeded.subscription_id}/replay", json={"since": since}, headers=admin
+        )
+        assert response.status_code == 202, (since, response.text)
+        assert response.json() == {"queued": 3}
