@@ -1,7 +1,9 @@
 """Change detection: the stored snapshot of an invoice (or none) and its newly read state -> what to record.
 
-A snapshot is small on purpose (sequence, status, a fingerprint of the canonical fields): an account of
-100k invoices keeps 100k short strings in Redis, not 100k provider records.
+A snapshot is small on purpose (sequence, status, a fingerprint of the canonical fields, a digest of the
+provider record it came from): an account of 100k invoices keeps 100k short strings in Redis, not 100k
+provider records. The source digest lets a sync skip translating a record that is byte-for-byte what the
+snapshot was made from, which is most records of most syncs.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
+
+from contracts.accounts import Account
 from contracts.jsonio import dumps
 from contracts.model import INVOICE_CREATED, INVOICE_UPDATED, Event, Invoice, Status, status_event_type
+
+#: Bump whenever a provider's translation changes what it makes of the same record: stored source digests
+#: then stop matching, and the next sync translates every record again instead of skipping it.
+TRANSLATION_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +29,37 @@ class Snapshot:
     sequence: int
     status: Status
     fingerprint: str
+    #: `source_digest` of the record this snapshot was made from ('' when unknown).
+    source: str = ""
 
     def encode(self) -> str:
-        return f"{self.sequence}|{self.status.value}|{self.fingerprint}"
+        # The source (hex, never "|") before the fingerprint, which takes the rest of the text.
+        return f"{self.sequence}|{self.status.value}|{self.source}|{self.fingerprint}"
 
     @classmethod
     def decode(cls, text: str | bytes) -> Snapshot:
         if isinstance(text, bytes):
             text = text.decode()
-        sequence, status, fingerprint = text.split("|", 2)
-        return cls(int(sequence), Status(status), fingerprint)
+        sequence, status, source, fingerprint = text.split("|", 3)
+        return cls(int(sequence), Status(status), fingerprint, source)
+
+
+def translation_context(account: Account) -> bytes:
+    """Everything besides the record itself that translation depends on."""
+    settings = (account.provider, account.name, account.currency, account.amount_unit, account.timezone)
+    return f"{TRANSLATION_VERSION}|{'|'.join(settings)}|".encode()
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+def source_digest(context: bytes, record: object) -> str:
+    """A digest of one provider record as received, in its translation context."""
+    try:
+        encoded = _ENCODER.encode(record)
+    except (TypeError, OverflowError):  # a value msgspec cannot write (a huge integer): never skipped
+        return ""
+    return hashlib.blake2b(context + encoded, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +88,13 @@ def event_id(invoice_key: str, sequence: int, invoice_fingerprint: str) -> str:
 
 
 def detect_change(
-    previous: Snapshot | None, current: Invoice, *, observed_at: datetime, silent: bool = False
+    previous: Snapshot | None, current: Invoice, *, observed_at: datetime, silent: bool = False, source: str = ""
 ) -> Change | None:
-    """None when nothing canonical changed; otherwise the new snapshot and, unless `silent`, its event.
+    """None when nothing changed; otherwise the new snapshot and, unless `silent`, its event.
 
-    `silent` records first sight without an event: the `initial_sync = "baseline"` mode.
+    `silent` records first sight without an event: the `initial_sync = "baseline"` mode. `source` is the
+    record's `source_digest`: a record that changed only outside the canonical fields (in `raw`) gets its
+    snapshot refreshed, without an event, so that the next sync can skip it.
     """
     current_fingerprint = fingerprint(current)
     if previous is None:
@@ -74,9 +106,11 @@ def detect_change(
     elif current_fingerprint != previous.fingerprint:
         event_type = INVOICE_UPDATED
         sequence = previous.sequence + 1
+    elif source and source != previous.source:
+        return Change(Snapshot(previous.sequence, previous.status, previous.fingerprint, source), None)
     else:
         return None
-    snapshot = Snapshot(sequence, current.status, current_fingerprint)
+    snapshot = Snapshot(sequence, current.status, current_fingerprint, source)
     if silent and previous is None:
         return Change(snapshot, None)
     event = Event(

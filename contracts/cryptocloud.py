@@ -275,4 +275,6 @@ def _hint_id(value: object) -> str | None:
     return None if bare is None else ID_PREFIX + bare
 
 
-PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_callback)
+PROVIDER = Provider(
+    name=NAME, make_pager=make_pager, translate=translate, record_id=_uuid_of, verify_callback=verify_callback
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
@@ -24,6 +24,15 @@ def id_text(value: object) -> str | None:
 def record_id_of(record: object, id_field: str) -> str | None:
     """The record's id as text, for error messages, or None when it has none usable."""
     return id_text(record.get(id_field)) if isinstance(record, Mapping) else None
+
+
+def id_field(name: str) -> Callable[[object], str | None]:
+    """A `Provider.record_id` reading the id from one field, as `RecordReader.identifier` would."""
+
+    def record_id(record: object) -> str | None:
+        return record_id_of(record, name) or None
+
+    return record_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from functools import partial
 from contracts.accounts import Account, account_zone, endpoint_url, required_key
 from contracts.answers import FlaggedEnvelope, json_body, raise_for_status
 from contracts.errors import ConfigError, ProviderTransient
-from contracts.fields import RecordReader
+from contracts.fields import RecordReader, id_field
 from contracts.jsonio import dumps
 from contracts.model import Invoice, Status, map_status
 from contracts.nudge import verify_account_nudge
@@ -124,6 +124,7 @@ PROVIDER = Provider(
     name=NAME,
     make_pager=make_pager,
     translate=translate,
+    record_id=id_field("invoice_id"),
     verify_callback=verify_account_nudge,
     login_request=login_request,
     parse_login=parse_login,

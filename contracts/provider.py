@@ -19,6 +19,9 @@ class Provider:
     make_pager: Callable[[Account, date, str | None], Pager]
     #: (account, one raw record) -> Invoice; raises `RecordError` for a bad record.
     translate: Callable[[Account, object], Invoice]
+    #: One raw record -> the `invoice_id` that `translate` gives it (None when it has no usable id): read
+    #: without translating, so that a sync can look up the stored snapshot first.
+    record_id: Callable[[object], str | None]
     #: (account, request, now) -> hint; raises `CallbackError` with the status to answer.
     verify_callback: Callable[[Account, CallbackRequest, datetime], CallbackHint]
     #: For providers with a login step (ISP CRM with username/password): build the login request...

@@ -18,7 +18,7 @@ from contracts import standard_webhooks
 from contracts.accounts import Account, endpoint_url, required_key
 from contracts.answers import json_body, raise_for_status
 from contracts.errors import CallbackUnauthorized, ProviderTransient
-from contracts.fields import RecordReader
+from contracts.fields import RecordReader, id_field
 from contracts.hints import hint_id
 from contracts.jsonio import loads_exact
 from contracts.model import Invoice, Status, map_status
@@ -206,4 +206,6 @@ def _named_invoice(message: Mapping[str, Any]) -> str | None:
     return None if field is None else hint_id(data.get(field), _HINT_ID)
 
 
-PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_callback)
+PROVIDER = Provider(
+    name=NAME, make_pager=make_pager, translate=translate, record_id=id_field("id"), verify_callback=verify_callback
+)

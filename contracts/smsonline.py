@@ -17,7 +17,7 @@ from urllib.parse import quote
 from contracts.accounts import Account, account_zone, endpoint_url, required_key
 from contracts.answers import FlaggedEnvelope
 from contracts.errors import ConfigError
-from contracts.fields import RecordReader
+from contracts.fields import RecordReader, id_field
 from contracts.model import Invoice, Status, map_status
 from contracts.money import scale_minor_units
 from contracts.nudge import verify_account_nudge
@@ -100,4 +100,10 @@ def translate(account: Account, record: object) -> Invoice:
     )
 
 
-PROVIDER = Provider(name=NAME, make_pager=make_pager, translate=translate, verify_callback=verify_account_nudge)
+PROVIDER = Provider(
+    name=NAME,
+    make_pager=make_pager,
+    translate=translate,
+    record_id=id_field("sesid"),
+    verify_callback=verify_account_nudge,
+)

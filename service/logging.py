@@ -45,6 +45,23 @@ class SecretRedactor:
         return event_dict
 
 
+class RedactingFilter(logging.Filter):
+    """The redactor for a standard-library logger whose records do not go through structlog's processors."""
+
+    def __init__(self, redactor: SecretRedactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.redactor.secrets:
+            record.msg = self.redactor.scrub(record.msg)
+            if isinstance(record.args, tuple):
+                record.args = tuple(self.redactor.scrub(arg) for arg in record.args)
+            elif isinstance(record.args, dict):
+                record.args = self.redactor.scrub(record.args)
+        return True
+
+
 def wants_json() -> bool:
     """JSON unless RELAY_LOG_FORMAT=console, or unset and stderr is a terminal."""
     chosen = os.environ.get("RELAY_LOG_FORMAT", "").lower()
@@ -87,7 +104,11 @@ def configure_logging(secrets: Iterable[str] = (), *, json: bool | None = None, 
     # httpx logs every request's full URL at INFO, and SMSOnline's carries the API key in its query.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # uvicorn.access is left as uvicorn set it: `--no-access-log` must keep meaning what it says.
+    # uvicorn.access is left as uvicorn set it: `--no-access-log` must keep meaning what it says. Its own
+    # handler bypasses the processors above, and a nudge's `?token=` is in the path it logs: redacted here.
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [f for f in access.filters if not isinstance(f, RedactingFilter)]
+    access.addFilter(RedactingFilter(redactor))
     for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

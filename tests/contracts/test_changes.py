@@ -355,3 +355,33 @@ def test_a_decoded_snapshot_detects_like_the_original() -> None:
         4,
         Status.PENDING,
     )
+
+
+def test_a_raw_only_change_refreshes_the_source_without_an_event() -> None:
+    stored = Snapshot(3, BASE.status, fingerprint(BASE), "a" * 32)
+    change = detect_change(stored, with_(BASE, raw={"new": "field"}), observed_at=OBSERVED_AT, source="b" * 32)
+    assert change is not None
+    assert change.event is None
+    assert change.snapshot == Snapshot(3, BASE.status, fingerprint(BASE), "b" * 32)
+    assert detect_change(change.snapshot, BASE, observed_at=OBSERVED_AT, source="b" * 32) is None
+
+
+def test_source_digests_follow_the_record_and_its_translation_context() -> None:
+    from contracts.accounts import parse_accounts
+    from contracts.changes import source_digest, translation_context
+
+    accounts = parse_accounts(
+        {
+            "accounts": {
+                "a": {"provider": "smsonline", "user_id": "u", "api_key": "k"},
+                "b": {"provider": "smsonline", "user_id": "u", "api_key": "k", "amount_unit": "units"},
+            }
+        },
+        {},
+    )
+    record = {"sesid": "s1", "amount": 500, "status": "paid"}
+    first = source_digest(translation_context(accounts["a"]), record)
+    assert first == source_digest(translation_context(accounts["a"]), dict(record))
+    assert first != source_digest(translation_context(accounts["a"]), {**record, "status": "cancel"})
+    assert first != source_digest(translation_context(accounts["b"]), record)  # same bytes, other meaning
+    assert Snapshot.decode(Snapshot(1, Status.PAID, "f|p", first).encode()) == Snapshot(1, Status.PAID, "f|p", first)
