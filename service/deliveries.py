@@ -78,11 +78,17 @@ end
 return out
 """
 
-# KEYS: queue, records. ARGV: attempts kept, then groups of (event id, status, next due ms or '', attempt JSON).
-_RECORD = """
+# KEYS: queue, records, subscriptions hash. ARGV: attempts kept, subscription id, then groups of
+# (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled meanwhile is
+# recorded as failed, never queued again: its lane is gone.
+_RECORD = (
+    _ENABLED.replace("KEYS[2]", "KEYS[3]")
+    + """
 local keep = tonumber(ARGV[1])
-for i = 2, #ARGV, 4 do
+local live = enabled(ARGV[2])
+for i = 3, #ARGV, 4 do
   local event, status, next_due, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if not live and status == 'pending' then status = 'failed'; next_due = '' end
   local raw = redis.call('HGET', KEYS[2], event)
   if raw then
     local record = cjson.decode(raw)
@@ -100,6 +106,7 @@ for i = 2, #ARGV, 4 do
 end
 return 1
 """
+)
 
 # KEYS: queue, records. Every queued delivery becomes failed (the subscription is disabled).
 _FAIL_ALL = """
@@ -192,11 +199,12 @@ class DeliveryStore:
     async def record(self, subscription_id: str, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
             return
-        args: list[str | int | bytes] = [MAX_ATTEMPTS_KEPT]
+        args: list[str | int | bytes] = [MAX_ATTEMPTS_KEPT, subscription_id]
         for outcome in outcomes:
             next_due = "" if outcome.next_due_ms is None else outcome.next_due_ms
             args += [outcome.event_id, outcome.status, next_due, orjson.dumps(outcome.attempt)]
-        await self._record(keys=[delivery_queue(subscription_id), delivery_records(subscription_id)], args=args)
+        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), SUBSCRIPTIONS]
+        await self._record(keys=keys, args=args)
 
     async def fail_all(self, subscription_id: str) -> int:
         return int(

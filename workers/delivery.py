@@ -136,7 +136,7 @@ class Lane:
         DELIVERY_SECONDS.observe(result.latency_ms / 1000)
         await self.outcomes.submit(Outcome(delivery.event_id, plan.status, plan.next_due_ms, result.as_json()))
         if plan.disable:
-            await self.pool.disable(subscription.id, reason="the subscriber answered 410 Gone")
+            self.pool.disable_soon(subscription.id, reason="the subscriber answered 410 Gone")
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         await self.pool.store.record(self.subscription.id, outcomes)
@@ -168,6 +168,7 @@ class DeliveryPool:
         self.lanes: dict[str, Lane] = {}
         self._lanes_from: dict[str, Subscription] | None = None
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._disabling: dict[str, asyncio.Task[None]] = {}
 
     async def run_forever(self) -> None:
         while True:
@@ -212,6 +213,14 @@ class DeliveryPool:
             found.update(await self.eventlog.bodies(missing))
         return found
 
+    def disable_soon(self, subscription_id: str, *, reason: str) -> None:
+        """Disable a subscription from one task of its own, not from the attempt that learned of it: several
+        attempts in flight may all get 410 at once, and stopping the lane cancels attempts."""
+        if subscription_id not in self._disabling:
+            task = asyncio.create_task(self.disable(subscription_id, reason=reason))
+            self._disabling[subscription_id] = task
+            task.add_done_callback(lambda _: self._disabling.pop(subscription_id, None))
+
     async def disable(self, subscription_id: str, *, reason: str) -> None:
         changed = await self.subscriptions.update(subscription_id, lambda s: replace(s, enabled=False))
         if changed is not None and changed[0].enabled:
@@ -219,11 +228,7 @@ class DeliveryPool:
             log.warning("subscription_disabled", subscription_id=subscription_id, reason=reason, failed=failed)
         lane = self.lanes.pop(subscription_id, None)
         if lane is not None:
-            # Not lane.stop(): this very attempt runs inside the lane; its siblings are cancelled.
-            lane.task.cancel()
-            for attempt in list(lane.inflight):
-                if attempt is not asyncio.current_task():
-                    attempt.cancel()
+            lane.stop()
 
     async def close(self) -> None:
         for lane in self.lanes.values():

@@ -131,17 +131,20 @@ def test_failures_retry_with_the_same_id(sandbox: Sandbox, redis_url: str, subsc
 
 
 def test_410_disables_the_subscription(sandbox: Sandbox, redis_url: str, subscriber: Subscriber) -> None:
-    subscriber.script("/gone", default=Answer(410))
+    # Answered slowly, so that all twelve attempts are in flight together when the 410s come back.
+    subscriber.script("/gone", default=Answer(410, delay=0.3))
     with stack_with(sandbox, redis_url, ["gone"]) as relay:
         source = Source(sandbox, relay, "gone")
         sub = subscribe(relay, subscriber.url("/gone"))
-        source.emit(3)
+        source.emit(12)
         wait_until(lambda: relay.http.get(f"/subscriptions/{sub['id']}").json()["enabled"] is False or None, timeout=20)
-        wait_deliveries(relay, sub["id"], "failed", count=3)
+        wait_deliveries(relay, sub["id"], "failed", count=12)
+        assert deliveries(relay, sub["id"], "pending") == []
         seen = len(subscriber.on("/gone"))
         source.emit(1)
-        wait_until(lambda: len(relay.events(account="gone")) == 4 or None, what="the next event")
+        wait_until(lambda: len(relay.events(account="gone")) == 13 or None, what="the next event")
         assert len(subscriber.on("/gone")) == seen  # nothing more goes to a disabled subscription
+        assert relay.logs().count('"subscription_disabled"') == 1
 
 
 def test_a_dead_subscriber_does_not_delay_a_healthy_one(
