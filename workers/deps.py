@@ -49,7 +49,9 @@ class WorkerDeps:
             subscriptions=subscriptions,
             subscription_cache=SubscriptionCache(subscriptions),
             deliveries=DeliveryStore(redis),
-            webhook_session=new_session(allow_private=settings.allow_private_urls),
+            webhook_session=new_session(
+                allow_private=settings.allow_private_urls, time_limit=settings.delivery_timeout
+            ),
         )
 
     @property

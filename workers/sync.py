@@ -124,6 +124,32 @@ async def record_page(
     counts.conflicts += result.conflicts
 
 
+async def read_pages(
+    pager: Pager,
+    send: Sender,
+    eventlog: EventLog,
+    account: Account,
+    provider: Provider,
+    *,
+    silent: bool,
+    counts: SyncCounts,
+) -> None:
+    """Every page, each fetched while the one before it is compared and committed: the next request is
+    known as soon as a page is parsed, so the provider's answer time overlaps the relay's own work."""
+    request = pager.next_request()
+    fetching = asyncio.ensure_future(fetch_page(pager, request, send)) if request is not None else None
+    try:
+        while fetching is not None:
+            records = await fetching
+            counts.pages += 1
+            request = pager.next_request()
+            fetching = asyncio.ensure_future(fetch_page(pager, request, send)) if request is not None else None
+            await record_page(eventlog, account, provider, records, silent=silent, counts=counts)
+    finally:
+        if fetching is not None and not fetching.done():
+            fetching.cancel()
+
+
 async def read_listing(
     account: Account, send: Sender, sessions: Sessions, eventlog: EventLog, *, silent: bool, counts: SyncCounts
 ) -> None:
@@ -132,10 +158,7 @@ async def read_listing(
     while True:
         try:
             pager = provider.make_pager(account, datetime.now(UTC).date(), await sessions.token(account, provider))
-            while (request := pager.next_request()) is not None:
-                records = await fetch_page(pager, request, send)
-                counts.pages += 1
-                await record_page(eventlog, account, provider, records, silent=silent, counts=counts)
+            await read_pages(pager, send, eventlog, account, provider, silent=silent, counts=counts)
             return
         except ProviderAuthFailed as exc:
             # A login session may simply have expired: log in again once, then believe the provider.

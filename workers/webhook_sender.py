@@ -58,7 +58,7 @@ async def _refuse_forbidden_literal(
         raise OSError(f"refused: {host} is a loopback, private, link-local or reserved address")
 
 
-def new_session(*, allow_private: bool) -> aiohttp.ClientSession:
+def new_session(*, allow_private: bool, time_limit: float) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=0,  # per-subscription lanes bound concurrency; the connector must not add a global queue
         resolver=GuardedResolver(allow_private=allow_private),
@@ -71,13 +71,18 @@ def new_session(*, allow_private: bool) -> aiohttp.ClientSession:
         guard.on_request_start.append(_refuse_forbidden_literal)
         traces.append(guard)
     return aiohttp.ClientSession(
-        connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",), trace_configs=traces
+        connector=connector,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent",),
+        trace_configs=traces,
+        timeout=aiohttp.ClientTimeout(total=time_limit),  # once here, not built per attempt
     )
 
 
 async def send_event(
-    session: aiohttp.ClientSession, url: str, *, event_id: str, body: bytes, keys: list[bytes], time_limit: float
+    session: aiohttp.ClientSession, url: str, *, event_id: str, body: bytes, keys: list[bytes]
 ) -> AttemptResult:
+    """One attempt, within the session's time limit (`RELAY_DELIVERY_TIMEOUT`)."""
     at = datetime.now(UTC)
     timestamp = int(at.timestamp())
     headers = {
@@ -97,13 +102,12 @@ async def send_event(
             data=body,
             headers=headers,
             allow_redirects=False,  # a redirect is a failed attempt: following it could reach anywhere
-            timeout=aiohttp.ClientTimeout(total=time_limit),
         ) as response:
             status = response.status
             retry_after = response.headers.get("retry-after")
             await response.content.read(MAX_ANSWER_BYTES)
     except TimeoutError:
-        error = f"timed out after {time_limit:g}s"
+        error = f"timed out after {session.timeout.total:g}s"
     except (aiohttp.ClientError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:300]
     if status is not None and not 200 <= status < 300:

@@ -166,10 +166,10 @@ async def test_the_sender_does_not_follow_redirects(status: int) -> None:
     """
     with subscriber_server() as target, subscriber_server() as subscriber:
         subscriber.script("/hook", default=Answer(status, {"Location": target.url("/internal")}))
-        session = new_session(allow_private=True)
+        session = new_session(allow_private=True, time_limit=5)
         try:
             result = await send_event(
-                session, subscriber.url("/hook"), event_id="evt_redirect", body=b"{}", keys=[b"k" * 32], time_limit=5
+                session, subscriber.url("/hook"), event_id="evt_redirect", body=b"{}", keys=[b"k" * 32]
             )
             assert result.status_code == status
             assert not result.succeeded
@@ -189,22 +189,22 @@ async def test_the_sender_refuses_a_private_address_it_is_handed() -> None:
     IP literals alike (aiohttp connects to a literal without asking the resolver). Such a URL gets stored when
     RELAY_ALLOW_PRIVATE_URLS was true at creation and is false now."""
     with subscriber_server() as inside:
-        session = new_session(allow_private=False)
+        session = new_session(allow_private=False, time_limit=5)
         try:
             for host in ("localhost", "127.0.0.1", "[::ffff:127.0.0.1]"):
                 url = f"http://{host}:{inside.port}/hook"
-                result = await send_event(session, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32], time_limit=5)
+                result = await send_event(session, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32])
                 assert result.status_code is None, host
                 assert result.error is not None
         finally:
             await session.close()
         assert inside.received == []
         # The control: allowed, the same URLs reach the subscriber.
-        session = new_session(allow_private=True)
+        session = new_session(allow_private=True, time_limit=5)
         try:
             for host in ("127.0.0.1", "[::ffff:127.0.0.1]"):
                 url = f"http://{host}:{inside.port}/hook"
-                result = await send_event(session, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32], time_limit=5)
+                result = await send_event(session, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32])
                 assert result.status_code == 200, host
         finally:
             await session.close()
