@@ -55,7 +55,7 @@ async def redis_unavailable(request: Request, exc: Exception) -> Response:
 
 def routes() -> list[Route]:
     return [
-        Route("/webhooks/{account}", webhooks.receive_callback, methods=["POST"]),
+        Route("/webhooks/{account}", webhooks.CallbackEndpoint(), methods=["POST"]),
         Route("/accounts/{account}/sync", admin.trigger_account, methods=["POST"]),
         Route("/sync", admin.trigger_all, methods=["POST"]),
         Route("/accounts", admin.list_accounts, methods=["GET"]),
