@@ -63,7 +63,7 @@ async def drive(sandbox_url: str, relay_url: str, names: list[str], rate: float,
     return sent
 
 
-def run(quick: bool = False) -> dict[str, object]:
+def run(quick: bool = False, workers: int = 1) -> dict[str, object]:
     rate, duration = (200.0, 10.0) if quick else (200.0, 30.0)
     names = [f"e2e{short}" for short in PROVIDERS]
     with sandbox_process() as sandbox, Valkey() as redis:
@@ -76,7 +76,8 @@ def run(quick: bool = False) -> dict[str, object]:
         try:
             sink.wait_http(f"http://127.0.0.1:{port}/receipts")
             relay.start_web()
-            relay.start_worker()
+            for _ in range(workers):
+                relay.start_worker()
             relay.http.post("/subscriptions", json={"url": f"http://127.0.0.1:{port}/events"}).raise_for_status()
             sent = asyncio.run(drive(sandbox.url, relay.url, names, rate, duration))
 
@@ -98,8 +99,10 @@ def run(quick: bool = False) -> dict[str, object]:
         "p95_ms": percentile(latencies, 0.95),
         "p99_ms": percentile(latencies, 0.99),
         "missing": len(set(sent) - set(got)),
+        "workers": workers,
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv)))
+    workers = int(sys.argv[sys.argv.index("--workers") + 1]) if "--workers" in sys.argv else 1
+    print(json.dumps(run(quick="--quick" in sys.argv, workers=workers)))
