@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import NUDGE, accounts_toml, create_sandbox_accounts
+from tests.support.procs import free_port
 from tests.support.relay import Relay, Sandbox, relay_stack
 from tests.support.waiting import wait_until
 
@@ -85,3 +87,25 @@ def test_every_provider_end_to_end(sandbox: Sandbox, redis_url: str) -> None:
             assert nudge.status_code == 202
             changed = by_invoice(wait_events(relay, name, 13))[str(pending["id"])]
             assert changed[-1]["type"] == expected
+
+
+def test_a_worker_serves_its_own_metrics(sandbox: Sandbox, redis_url: str) -> None:
+    create_sandbox_accounts(sandbox, count=3, prefix="m1")
+    port = free_port()
+    with relay_stack(
+        redis_url, accounts_toml(sandbox.url, prefix="m1"), env={"RELAY_WORKER_METRICS_PORT": str(port)}
+    ) as relay:
+        relay.trigger("m1sms")
+        relay.wait_synced("m1sms")
+
+        def scraped() -> str | None:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except httpx.HTTPError:
+                return None
+            return text if 'relay_syncs_total{account="m1sms",status="ok"}' in text else None
+
+        text = wait_until(scraped, timeout=10, what="the worker's metrics")
+        assert 'relay_events_total{type="invoice.' in text
+        assert "relay_sync_duration_seconds_bucket" in text
+        assert 'relay_invoices_read_total{account="m1sms"} 3.0' in text
