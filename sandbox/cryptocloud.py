@@ -329,8 +329,7 @@ class CryptoCloud(Provider):
         expired: bool,
         wrong_key: bool,
     ) -> Outgoing:
-        if scheme not in self.callback_schemes:
-            raise Problem(400, f"cryptocloud postback schemes: {list(self.callback_schemes)}")
+        self.check_callback_scheme(scheme, "postback")
         secret = account.config.secret_key
         if not secret:
             raise Problem(409, "the account has no 'secret_key' to sign the postback token with")

@@ -120,6 +120,11 @@ class Provider:
     ) -> Outgoing:
         raise Problem(409, f"{self.name} sends no callbacks")
 
+    def check_callback_scheme(self, scheme: str, kind: str) -> None:
+        """Refuse a scheme the provider does not sign callbacks with; `kind` is what it calls them."""
+        if scheme not in self.callback_schemes:
+            raise Problem(400, f"{self.name} {kind} schemes: {list(self.callback_schemes)}")
+
     # --- HTTP ----------------------------------------------------------------------------------
 
     def routes(self, sb: Sandbox) -> list[BaseRoute]:

@@ -197,8 +197,7 @@ class SimplePay(Provider):
         expired: bool,
         wrong_key: bool,
     ) -> Outgoing:
-        if scheme not in self.callback_schemes:
-            raise Problem(400, f"simplepay webhook schemes: {list(self.callback_schemes)}")
+        self.check_callback_scheme(scheme, "webhook")
         if event is None:
             event = {"success": "invoice.success", "canceled": "invoice.canceled"}.get(
                 str(invoice.status), "invoice.created"

@@ -25,7 +25,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -381,24 +381,26 @@ def cmd_replay(args: argparse.Namespace, api: Api, out: TextIO) -> int:
 # The command line.
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, not {text!r}")
-    return value
+Number = TypeVar("Number", int, float)
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, not {text!r}")
-    return value
+def positive(convert: Callable[[str], Number], malformed: str, refused: str) -> Callable[[str], Number]:
+    """An argparse type: `convert` the text, refuse what fails (`malformed`) or is not above zero (`refused`)."""
+
+    def parse(text: str) -> Number:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {malformed}, not {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected {refused}, not {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = positive(int, "a positive integer", "a positive integer")
+positive_float = positive(float, "a number of seconds", "a positive number of seconds")
 
 
 def usage_error(args: argparse.Namespace, message: str) -> NoReturn:

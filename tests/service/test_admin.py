@@ -3,43 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from contracts.changes import detect_change
-from contracts.model import Invoice, Status
 from service.account_state import OK, AccountStates, SyncReport
-from service.eventlog import EventLog, PendingChange
 from service.keys import SYNC_DUE
-
-
-def invoice(account: str, number: int, status: Status = Status.PENDING) -> Invoice:
-    return Invoice(
-        account=account,
-        provider="cryptocloud",
-        invoice_id=f"INV-{number:08d}",
-        status=status,
-        provider_status=status.value,
-        amount=Decimal("10.50"),
-        amount_paid=None,
-        currency="USD",
-        raw={"n": number},
-    )
-
-
-async def log_events(redis: Redis, account: str, count: int) -> None:
-    eventlog = EventLog(redis)
-    now = datetime.now(UTC)
-    changes = [
-        PendingChange(inv.invoice_id, "", change)
-        for inv in (invoice(account, n, Status.PAID if n % 2 else Status.PENDING) for n in range(count))
-        if (change := detect_change(None, inv, observed_at=now)) is not None
-    ]
-    result = await eventlog.commit(account, changes)
-    assert result.logged == count
+from tests.service.support import log_events
 
 
 @pytest.mark.parametrize(("method", "path"), [

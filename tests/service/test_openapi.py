@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -42,29 +41,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from contracts.changes import detect_change
-from contracts.model import Invoice, Status
+from contracts.model import Status
 from service import openapi, subscriptions_api
 from service.app import create_app, routes
 from service.deliveries import DELIVERED, DeliveryStore, Outcome
 from service.deps import WebDeps
-from service.eventlog import EventLog, PendingChange
 from service.subscriptions import SubscriptionStore, new_subscription
 from tests.service.conftest import ACCOUNTS, ADMIN, make_settings
-
-
-def invoice(account: str, number: int, status: Status) -> Invoice:
-    return Invoice(
-        account=account,
-        provider="cryptocloud",
-        invoice_id=f"INV-{number:08d}",
-        status=status,
-        provider_status=status.value,
-        amount=Decimal("10.50"),
-        amount_paid=None,
-        currency="USD",
-        raw={"n": number},
-    )
-
+from tests.service.support import invoice, log_events
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -228,12 +212,7 @@ class Seeded:
 async def seed(redis: Redis) -> Seeded:
     """Logged events, a subscription and one delivery with an attempt, so that answers carry real rows."""
     now = datetime.now(UTC)
-    changes = []
-    for number, status in enumerate((Status.PENDING, Status.PAID, Status.EXPIRED)):
-        change = detect_change(None, invoice("shop", number, status), observed_at=now)
-        assert change is not None
-        changes.append(PendingChange(f"INV-{number:08d}", "", change))
-    assert (await EventLog(redis).commit("shop", changes)).logged == 3
+    changes = await log_events(redis, "shop", (Status.PENDING, Status.PAID, Status.EXPIRED))
     event_id = changes[1].change.event.id  # type: ignore[union-attr]
     subscription = new_subscription(
         url="https://subscriber.example/hook", event_types=("*",), accounts=("*",), description="seeded", now=now

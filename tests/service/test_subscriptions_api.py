@@ -8,52 +8,22 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
-from contracts.changes import detect_change
-from contracts.model import Invoice, Status
 from contracts.standard_webhooks import secret_key
 from contracts.times import format_time, parse_time
 from service.deliveries import DELIVERED, DeliveryStore, Outcome
-from service.eventlog import EventLog, PendingChange
 from service.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION, delivery_order, delivery_queue, delivery_records
 from service.subscriptions import ROTATION_OVERLAP, SubscriptionStore
 from tests.service.conftest import app_client, make_settings
+from tests.service.support import log_events
 
 PUBLIC_URL = "http://93.184.216.34/hooks/invoices"
 PUBLIC_FIELDS = {"id", "url", "event_types", "accounts", "enabled", "created_at", "description"}
-
-
-def invoice(account: str, number: int, status: Status = Status.PENDING) -> Invoice:
-    return Invoice(
-        account=account,
-        provider="cryptocloud",
-        invoice_id=f"INV-{number:08d}",
-        status=status,
-        provider_status=status.value,
-        amount=Decimal("10.50"),
-        amount_paid=None,
-        currency="USD",
-        raw={"n": number},
-    )
-
-
-async def log_events(redis: Redis, account: str, count: int) -> None:
-    """`count` events for `account`: odd numbers `invoice.paid`, even ones `invoice.created`."""
-    eventlog = EventLog(redis)
-    now = datetime.now(UTC)
-    changes = [
-        PendingChange(inv.invoice_id, "", change)
-        for inv in (invoice(account, n, Status.PAID if n % 2 else Status.PENDING) for n in range(count))
-        if (change := detect_change(None, inv, observed_at=now)) is not None
-    ]
-    result = await eventlog.commit(account, changes)
-    assert result.logged == count
 
 
 async def logged(client: httpx.AsyncClient, admin: dict[str, str], **params: str) -> list[dict[str, Any]]:
