@@ -36,6 +36,13 @@ class Snapshot:
         # The source (hex, never "|") before the fingerprint, which takes the rest of the text.
         return f"{self.sequence}|{self.status.value}|{self.source}|{self.fingerprint}"
 
+    @staticmethod
+    def source_of(text: str) -> str:
+        """The source digest of an encoded snapshot, without decoding the rest (a re-sync asks this of
+        every record)."""
+        parts = text.split("|", 3)
+        return parts[2] if len(parts) == 4 else ""
+
     @classmethod
     def decode(cls, text: str | bytes) -> Snapshot:
         if isinstance(text, bytes):

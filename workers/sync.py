@@ -96,9 +96,9 @@ async def record_page(
     for record, record_id in zip(records, ids, strict=True):
         source = source_digest(context, record)
         expected = stored.get(record_id, "") if record_id is not None else ""
-        previous = Snapshot.decode(expected) if expected else None
-        if previous is not None and source and previous.source == source:
+        if expected and source and Snapshot.source_of(expected) == source:
             continue
+        previous = Snapshot.decode(expected) if expected else None
         try:
             invoice = provider.translate(account, record)
         except RecordError as exc:

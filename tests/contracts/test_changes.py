@@ -385,3 +385,10 @@ def test_source_digests_follow_the_record_and_its_translation_context() -> None:
     assert first != source_digest(translation_context(accounts["a"]), {**record, "status": "cancel"})
     assert first != source_digest(translation_context(accounts["b"]), record)  # same bytes, other meaning
     assert Snapshot.decode(Snapshot(1, Status.PAID, "f|p", first).encode()) == Snapshot(1, Status.PAID, "f|p", first)
+
+
+def test_source_of_reads_the_digest_without_decoding() -> None:
+    snapshot = Snapshot(7, Status.PAID, "f|p", "c" * 32)
+    assert Snapshot.source_of(snapshot.encode()) == "c" * 32
+    assert Snapshot.source_of(Snapshot(1, Status.PENDING, "f").encode()) == ""
+    assert Snapshot.source_of("garbage") == ""
