@@ -185,6 +185,13 @@ def main() -> None:
         print(f"bench: {name} done in {time.monotonic() - started:.0f}s: {json.dumps(results[name])}", flush=True)
     data = {"machine": machine(), "quick": args.quick, **shaped(results)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if set(results) != set(SCENARIOS):
+        # A partial run must not replace the full run's results and table.
+        partial = RESULTS.with_name("partial.json")
+        partial.write_text(json.dumps(data, indent=2) + "\n")
+        print(table(data, args.quick))
+        print(f"partial run: results in {partial}; BENCHMARKS.md unchanged")
+        return
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")
     TABLE.write_text(table(data, args.quick))
     print(TABLE.read_text())
