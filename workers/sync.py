@@ -78,10 +78,22 @@ async def fetch_page(pager: Pager, request: HttpRequest, send: Sender) -> list[o
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: Records compared and committed together. A provider that answers in one page (thousands of records)
+#: is taken in chunks, so that fan-out and deliveries sharing the worker's event loop are not held up.
+CHUNK = 200
+
+
 async def record_page(
     eventlog: EventLog, account: Account, provider: Provider, records: list[object], *, silent: bool, counts: SyncCounts
 ) -> None:
-    """Compare one page with the stored snapshots (one HMGET) and commit its changes (one script).
+    for start in range(0, len(records), CHUNK):
+        await record_chunk(eventlog, account, provider, records[start : start + CHUNK], silent=silent, counts=counts)
+
+
+async def record_chunk(
+    eventlog: EventLog, account: Account, provider: Provider, records: list[object], *, silent: bool, counts: SyncCounts
+) -> None:
+    """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
 
     A record whose source digest equals its snapshot's is byte for byte what the snapshot was made from:
     it is not translated at all. On a re-sync that is nearly every record.
