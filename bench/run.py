@@ -142,28 +142,33 @@ ANALYSIS = """
 ## What bounds the figures (profiles taken with py-spy and cProfile on this machine)
 
 The machine is a 2-core VM shared by every process of a scenario: the relay, its Redis, the provider
-sandbox (a Python process too), the load generator and the sink. Runs of the same scenario vary by 20-40%;
-`bench/results/latest.json` keeps every sample beside the medians.
+sandbox (a Python process too), the load generator and the sink. The same code measured minutes apart
+varies by up to ~70% (an A/B of one commit against its parent, alternated, gave 0.72/1.26 s and
+1.28/0.79 s for the same 20k re-sync). `bench/results/latest.json` keeps every sample beside the medians;
+the ranges below are across the full and partial runs of the last session.
 
-- **Ingest.** The callback path is a plain ASGI endpoint (a Starlette request/response function cost more
-  than the handler's work); verifying a CryptoCloud JWT is ~12 us, the rest of the ~160 us per request is
-  uvicorn, Starlette's routing and middleware, and the Redis write, which concurrent callbacks share
-  (one `ZADD` per batch). Throughput ranges 44-57% of the bare endpoint between runs. The p99 at a fixed
-  2,000 req/s is under 10 ms in a quiet round and 100-300 ms in others: the open-loop generator and the
-  server compete for the same two cores, and latency counts from each request's scheduled send time.
-- **Sync.** A re-sync of unchanged invoices parses each page (msgspec, exact decimals), digests each
-  record, and compares the digests with the stored snapshots (one HMGET per page); records identical to
-  their snapshot's source are not translated at all, and the next page is fetched while the current one
-  is compared. What remains is bounded by JSON parsing of ~1.5 KB records and the per-page Redis round
-  trips, at 3-4x the raw fetch of the same pages.
-- **Delivery.** One worker process sustains 2,000-2,800 signed deliveries/s, 44-47% of a raw aiohttp POST
-  loop at the same concurrency: per delivery, the aiohttp request is most of the cost (the raw loop pays it
-  too), then signing, the batched claim and outcome scripts in Redis, and the bookkeeping. The absolute
-  3,000/s target is not reached on this machine, where the sink and Redis share the second core.
-- **End to end.** Every callback makes the relay re-read its account's whole list (providers offer no
-  "changed since" listing), and in this scenario each account's list grows by 50 invoices a second: at
-  30 s a sync reads 1,500 records. The worker spends ~60% of its time in syncs, and the sandbox renders
-  every list again; p95 lands at 150-260 ms with one worker (190 ms with two), with nothing missing.
+- **Ingest** (44-57% of the bare endpoint; p99 at 2,000 req/s 7-9 ms in quiet rounds, 100-330 ms in
+  others). The callback path is a plain ASGI endpoint (a Starlette request/response function cost more
+  than the handler's own work); verifying a CryptoCloud JWT takes ~12 us, and the rest of the ~160 us per
+  request is uvicorn, Starlette's routing and middleware, and the Redis write, which concurrent callbacks
+  share (one `ZADD` per batch). The open-loop generator and the server compete for the same two cores,
+  and latency counts from each request's scheduled send time.
+- **Sync** (unchanged 100k re-sync 2.8-5.4 s, 2.4-3.7x the raw fetch; 82 MB peak RSS). Each page is
+  parsed (msgspec, exact decimals), each record digested and compared with its stored snapshot (one HMGET
+  per page); records identical to their snapshot's source are not translated at all, and the next page is
+  fetched while the current one is compared. What remains is JSON parsing of ~1.5 KB records, re-encoding
+  each record for its digest, and the per-page Redis round trips. Next step: digest each record's bytes
+  straight from the page (msgspec `Raw`) and parse only the changed ones.
+- **Delivery** (1,950-2,580/s from one worker, 35-47% of a raw aiohttp POST loop at the same concurrency).
+  The aiohttp request is most of a delivery's cost (the raw loop pays it too), then signing, the batched
+  claim and outcome scripts in Redis, and the bookkeeping, on one core while the sink and Redis share the
+  other. Tried without a measurable gain: not waiting for the outcome write before the next attempt.
+- **End to end** (p95 158-260 ms with one worker, 113 ms with two; nothing ever missing). Every callback
+  makes the relay re-read its account's whole list (providers offer no "changed since" listing), and in
+  this scenario each account's list grows by 50 invoices a second: at 30 s a sync reads 1,500 records.
+  The worker spends ~60% of its time in syncs, and the sandbox renders every list again. Tried and
+  reverted: running the next sync inside the same job when a trigger arrived (p95 got worse, 355 ms:
+  under saturation the scheduling hops batch triggers usefully).
 """
 
 
