@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -29,7 +30,7 @@ TRANSITIONS = ("pay", "partial", "overpay", "cancel", "expire", "refund")
 CENT = Decimal("0.01")
 
 
-class Provider:
+class Provider(ABC):
     name: ClassVar[str]
     settings: ClassVar[frozenset[str]]  # AccountConfig fields this provider accepts
     id_field: ClassVar[str]
@@ -42,7 +43,7 @@ class Provider:
 
     # --- configuration -------------------------------------------------------------------------
 
-    def check_config(self, config: AccountConfig) -> None:
+    def check_config(self, config: AccountConfig) -> None:  # noqa: B027 - optional: most providers accept any
         """Refuse an account whose settings the provider could not work with."""
 
     def identities(self, config: AccountConfig) -> set[str]:
@@ -55,17 +56,19 @@ class Provider:
 
     # --- records -------------------------------------------------------------------------------
 
+    @abstractmethod
     def new_id(self, account: Account, rng: random.Random) -> str:
-        raise NotImplementedError
+        """A new invoice id in the provider's own form."""
 
+    @abstractmethod
     def build(self, account: Account, key: str, rng: random.Random, created: datetime, amount: Decimal) -> Record:
         """A fresh, unpaid record."""
-        raise NotImplementedError
 
+    @abstractmethod
     def transition(self, account: Account, rec: Record, action: str, rng: random.Random, at: datetime) -> None:
-        raise NotImplementedError
+        """Apply an operator action to a record, as this provider would show it."""
 
-    def touched(self, rec: Record, at: datetime) -> None:
+    def touched(self, rec: Record, at: datetime) -> None:  # noqa: B027 - optional: most records carry no such field
         """Bookkeeping every change carries (SimplePay's updated_at)."""
 
     def event(self, before: Any, after: Any, action: str) -> str | None:
@@ -127,15 +130,17 @@ class Provider:
 
     # --- HTTP ----------------------------------------------------------------------------------
 
+    @abstractmethod
     def routes(self, sb: Sandbox) -> list[BaseRoute]:
-        raise NotImplementedError
+        """The provider's own endpoints."""
 
+    @abstractmethod
     def unauthorized(self) -> Response:
-        raise NotImplementedError
+        """The provider's answer to bad credentials."""
 
+    @abstractmethod
     def failure(self, status: int, headers: Mapping[str, str]) -> Response:
         """The provider's answer when it is overloaded (429) or broken (500)."""
-        raise NotImplementedError
 
     # --- shared mechanisms ---------------------------------------------------------------------
 
