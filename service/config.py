@@ -29,6 +29,8 @@ class Settings:
     sync_lease: float = 30.0
     #: Seconds one provider request may take before it counts as a (retryable) timeout.
     provider_timeout: float = 30.0
+    #: Delivery attempts in flight per subscription, in each worker process.
+    delivery_concurrency: int = 64
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for log redaction."""
@@ -53,6 +55,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         accounts_file=accounts_file,
         sync_lease=_positive_float(env, "RELAY_SYNC_LEASE", 30.0),
         provider_timeout=_positive_float(env, "RELAY_PROVIDER_TIMEOUT", 30.0),
+        delivery_concurrency=_bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", 64, 1, 1024),
     )
 
 
@@ -103,6 +106,15 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if not number > 0:
         raise ConfigError(f"{name}: must be positive, not {value!r}")
     return number
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise ConfigError(f"{name}: expected an integer from {low} to {high}, not {value!r}")
+    return int(value)
 
 
 def _port(value: str) -> int:

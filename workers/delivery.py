@@ -32,7 +32,9 @@ from workers.webhook_sender import send_event
 
 log = structlog.get_logger("relay.delivery")
 
-#: Attempts in flight per lane (per subscription and worker process).
+#: Default attempts in flight per lane (per subscription and worker process): RELAY_DELIVERY_CONCURRENCY.
+#: Measured here, 128 delivers ~15% more per second than 64, at twice the concurrent requests a
+#: subscriber sees from each worker; the default stays polite.
 LANE_CONCURRENCY = 64
 #: How often a lane looks for due retries when nothing woke it.
 LANE_POLL_S = 0.1
@@ -67,7 +69,8 @@ class Lane:
         self.queue: asyncio.Queue[tuple[Claimed, bytes | None, list[bytes]]] = asyncio.Queue()
         self.outcomes: Coalescer[Outcome] = Coalescer(self._record)
         self.task = asyncio.create_task(self._run(), name=f"lane-{subscription.id}")
-        self.senders = [asyncio.create_task(self._send_loop()) for _ in range(LANE_CONCURRENCY)]
+        self.width = pool.concurrency
+        self.senders = [asyncio.create_task(self._send_loop()) for _ in range(self.width)]
 
     def stop(self) -> None:
         # Claimed deliveries left unsent come due again when their lease ends (at least once).
@@ -86,7 +89,7 @@ class Lane:
     async def _step(self) -> None:
         # Cleared before the claim: a wake-up that lands during the claim is not lost.
         self.woken.clear()
-        free = LANE_CONCURRENCY - self.busy
+        free = self.width - self.busy
         claimed = await self.pool.store.claim(self.subscription.id, now_ms(), self.pool.lease_ms, free) if free else []
         if claimed:
             bodies = await self.pool.bodies([c.event_id for c in claimed])
@@ -94,10 +97,10 @@ class Lane:
             self.busy += len(claimed)
             for delivery in claimed:
                 self.queue.put_nowait((delivery, bodies.get(delivery.event_id), keys))
-        if self.busy >= LANE_CONCURRENCY // 2:
+        if self.busy >= self.width // 2:
             # Claim again once half the lane is free: one claim per batch, not one per finished attempt.
             self.slots_free.clear()
-            if self.busy >= LANE_CONCURRENCY // 2:
+            if self.busy >= self.width // 2:
                 await self.slots_free.wait()
         elif len(claimed) < free:
             with contextlib.suppress(TimeoutError):
@@ -114,7 +117,7 @@ class Lane:
                 log.exception("delivery_attempt_crashed", event_id=delivery.event_id)
             finally:
                 self.busy -= 1
-                if self.busy < LANE_CONCURRENCY // 2:
+                if self.busy < self.width // 2:
                     self.slots_free.set()
 
     async def _attempt(self, delivery: Claimed, body: bytes | None, keys: list[bytes]) -> None:
@@ -162,6 +165,7 @@ class DeliveryPool:
         session: aiohttp.ClientSession,
         schedule: tuple[int, ...],
         timeout: float,
+        concurrency: int = LANE_CONCURRENCY,
     ) -> None:
         self.cache = cache
         self.subscriptions = subscriptions
@@ -170,6 +174,7 @@ class DeliveryPool:
         self.session = session
         self.schedule = schedule
         self.timeout = timeout
+        self.concurrency = concurrency
         # An attempt's claim outlives its timeout with room to record the outcome.
         self.lease_ms = int((timeout + 10.0) * 1000)
         self.lanes: dict[str, Lane] = {}

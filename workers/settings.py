@@ -65,6 +65,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         session=deps.webhook_session,
         schedule=settings.retry_schedule,
         timeout=settings.delivery_timeout,
+        concurrency=settings.delivery_concurrency,
     )
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     fanout = Fanout(ctx["redis"], deps.subscription_cache, deps.deliveries, pool, consumer)

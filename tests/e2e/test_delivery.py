@@ -241,3 +241,20 @@ def test_a_worker_killed_mid_delivery_still_delivers_everything(
             body = verified(sub["secret"], received)
             assert body["id"] == received.headers["webhook-id"]  # a duplicate only ever under its own id
         assert wait_deliveries(relay, sub["id"], "delivered", count=150, timeout=30)
+
+
+def test_delivery_concurrency_bounds_requests_in_flight(
+    sandbox: Sandbox, redis_url: str, subscriber: Subscriber
+) -> None:
+    subscriber.script("/narrow", default=Answer(delay=1.0))
+    with stack_with(
+        sandbox, redis_url, ["narrow"], env={"RELAY_DELIVERY_CONCURRENCY": "4", "RELAY_DELIVERY_TIMEOUT": "5"}
+    ) as relay:
+        source = Source(sandbox, relay, "narrow")
+        subscribe(relay, subscriber.url("/narrow"))
+        source.emit(8)
+        wait_until(lambda: len(subscriber.on("/narrow")) >= 8 or None, timeout=20, what="eight deliveries")
+        arrivals = sorted(r.at for r in subscriber.on("/narrow"))
+        # Four at once, then the next four only as the first four are answered (a second each).
+        assert arrivals[3] - arrivals[0] < 0.8
+        assert arrivals[4] - arrivals[0] >= 0.8

@@ -33,6 +33,7 @@ def test_defaults_and_expansion(tmp_path: Path) -> None:
     assert settings.port == 8000
     assert settings.admin_token is None
     assert settings.allow_private_urls is False
+    assert settings.delivery_concurrency == 64
     account = settings.accounts["shop"]
     assert account.api_key is not None
     assert account.api_key.value == "from-env-0123"
@@ -50,6 +51,7 @@ def test_every_variable(tmp_path: Path) -> None:
             "RELAY_ALLOW_PRIVATE_URLS": "true",
             "RELAY_RETRY_SCHEDULE": "1,2,3",
             "RELAY_DELIVERY_TIMEOUT": "2.5",
+            "RELAY_DELIVERY_CONCURRENCY": "128",
             "PORT": "9000",
         }
     )
@@ -59,6 +61,7 @@ def test_every_variable(tmp_path: Path) -> None:
     assert settings.allow_private_urls is True
     assert settings.retry_schedule == (1, 2, 3)
     assert settings.delivery_timeout == 2.5
+    assert settings.delivery_concurrency == 128
     assert settings.port == 9000
 
 
@@ -70,6 +73,8 @@ def test_every_variable(tmp_path: Path) -> None:
         ({"CC_KEY": "k", "RELAY_DELIVERY_TIMEOUT": "0"}, "RELAY_DELIVERY_TIMEOUT"),
         ({"CC_KEY": "k", "RELAY_ALLOW_PRIVATE_URLS": "maybe"}, "RELAY_ALLOW_PRIVATE_URLS"),
         ({"CC_KEY": "k", "PORT": "http"}, "PORT"),
+        ({"CC_KEY": "k", "RELAY_DELIVERY_CONCURRENCY": "0"}, "RELAY_DELIVERY_CONCURRENCY"),
+        ({"CC_KEY": "k", "RELAY_DELIVERY_CONCURRENCY": "2000"}, "RELAY_DELIVERY_CONCURRENCY"),
         ({}, "CC_KEY"),
     ],
 )
