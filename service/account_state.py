@@ -42,10 +42,6 @@ class AccountStates:
     async def baseline_done(self, account: str) -> bool:
         return bool(await awaited(self._redis.hexists(account_state(account), "baseline_done")))
 
-    async def failures(self, account: str) -> int:
-        value = await awaited(self._redis.hget(account_state(account), "failures"))
-        return int(value) if value else 0
-
     async def record(self, account: str, report: SyncReport) -> int:
         """Store the outcome; returns the number of consecutive failed syncs (0 after a success)."""
         key = account_state(account)

@@ -145,9 +145,6 @@ class EventLog:
         )
         return CommitResult(int(written), int(logged), int(conflicts), tuple(_text(t) for t in types))
 
-    async def count_invoices(self, account: str) -> int:
-        return int(await awaited(self._redis.hlen(snapshots(account))))
-
     async def page(
         self,
         *,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -116,10 +116,3 @@ def configure_logging(secrets: Iterable[str] = (), *, json: bool | None = None, 
     arq_level = logging.DEBUG if log_level <= logging.DEBUG else logging.WARNING
     for name in ("arq.worker", "arq.jobs"):
         logging.getLogger(name).setLevel(arq_level)
-
-
-def scrub_mapping(values: MutableMapping[str, Any], secrets: Iterable[str]) -> MutableMapping[str, Any]:
-    redactor = SecretRedactor(secrets)
-    for key, value in values.items():
-        values[key] = redactor.scrub(value)
-    return values

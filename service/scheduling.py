@@ -119,15 +119,6 @@ class SyncSchedule:
         """Put an account on the schedule unless it is already there (worker start-up)."""
         await self._redis.zadd(SYNC_DUE, {account: at_ms}, nx=True)
 
-    async def forget(self, accounts: Iterable[str]) -> None:
-        names = list(accounts)
-        if names:
-            await self._redis.zrem(SYNC_DUE, *names)
-
-    async def due_accounts(self, now_ms: int) -> list[str]:
-        members = await self._redis.zrangebyscore(SYNC_DUE, "-inf", now_ms)
-        return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-
     async def claim(self, now_ms: int, lease_ms: int, limit: int, token_prefix: str) -> list[Claim]:
         if limit <= 0:
             return []

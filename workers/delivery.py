@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import replace
@@ -26,6 +25,7 @@ from service.deliveries import DELIVERED, FAILED, PENDING, Claimed, DeliveryStor
 from service.eventlog import EventLog
 from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.subscriptions import Subscription, SubscriptionStore
+from workers.lease import now_ms
 from workers.retry_plan import plan_next
 from workers.subscription_cache import SubscriptionCache
 from workers.webhook_sender import send_event
@@ -49,10 +49,6 @@ ATTEMPT_OUTCOMES = {
     FAILED: DELIVERY_ATTEMPTS.labels("failed"),
     "disabled": DELIVERY_ATTEMPTS.labels("disabled"),
 }
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Lane:

@@ -17,7 +17,8 @@ from redis.exceptions import RedisError, ResponseError
 
 from service.deliveries import DeliveryStore
 from service.keys import EVENTS, FANOUT_GROUP
-from workers.delivery import DeliveryPool, now_ms
+from workers.delivery import DeliveryPool
+from workers.lease import now_ms
 from workers.subscription_cache import SubscriptionCache
 
 log = structlog.get_logger("relay.fanout")
