@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from contracts.accounts import Account
 from contracts.times import format_time
 from service.keys import account_state, snapshots
-from service.redis_types import awaited
+from service.redis_types import awaited, text
 
 OK = "ok"
 AUTH_FAILED = "auth_failed"
@@ -29,10 +29,6 @@ class SyncReport:
     events: int = 0
     #: True when the whole listing was read: only then is an initial baseline complete.
     complete: bool = False
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class AccountStates:
@@ -75,7 +71,7 @@ class AccountStates:
             replies = await pipe.execute()
         rows = []
         for index, account in enumerate(listed):
-            state = {_text(k): _text(v) for k, v in replies[2 * index].items()}
+            state = {text(k): text(v) for k, v in replies[2 * index].items()}
             rows.append(
                 {
                     "name": account.name,

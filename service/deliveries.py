@@ -19,7 +19,7 @@ import orjson
 from redis.asyncio import Redis
 
 from service.keys import PREFIX, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
-from service.redis_types import awaited
+from service.redis_types import awaited, text
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -158,10 +158,6 @@ class Outcome:
     attempt: dict[str, Any]
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _record(raw: Any) -> dict[str, Any]:
     record: dict[str, Any] = orjson.loads(raw)
     # Lua's cjson writes an empty list as {}.
@@ -187,14 +183,14 @@ class DeliveryStore:
         for subscription_id, event_id in pairs:
             args += [subscription_id, event_id]
         touched = await self._fanout(keys=[_SUB, SUBSCRIPTIONS], args=args)
-        return [_text(item) for item in touched]
+        return [text(item) for item in touched]
 
     async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
         reply = await self._claim(
             keys=[delivery_queue(subscription_id), delivery_records(subscription_id)],
             args=[now_ms, now_ms + lease_ms, limit],
         )
-        return [Claimed(_text(reply[i]), int(reply[i + 1])) for i in range(0, len(reply), 2)]
+        return [Claimed(text(reply[i]), int(reply[i + 1])) for i in range(0, len(reply), 2)]
 
     async def record(self, subscription_id: str, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
@@ -244,7 +240,7 @@ class DeliveryStore:
                 record = _record(raw)
                 if status is None or record.get("status") == status:
                     rows.append(
-                        {"event_id": _text(event_id), "status": record["status"], "attempts": record["attempts"]}
+                        {"event_id": text(event_id), "status": record["status"], "attempts": record["attempts"]}
                     )
                     if len(rows) == limit:
                         break

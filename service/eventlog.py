@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from contracts.changes import Change
 from service.keys import EVENT_INDEX, EVENTS, snapshots
-from service.redis_types import awaited
+from service.redis_types import awaited, text
 
 _COMMIT = """
 local written, logged, conflicts = 0, 0, 0
@@ -100,16 +100,12 @@ def decode_cursor(cursor: str) -> str:
     return entry
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _logged(entry_id: Any, fields: dict[Any, Any]) -> LoggedEvent:
     return LoggedEvent(
-        cursor=encode_cursor(_text(entry_id)),
-        event_id=_text(fields[b"id"]),
-        account=_text(fields[b"account"]),
-        type=_text(fields[b"type"]),
+        cursor=encode_cursor(text(entry_id)),
+        event_id=text(fields[b"id"]),
+        account=text(fields[b"account"]),
+        type=text(fields[b"type"]),
         body=fields[b"body"],
     )
 
@@ -124,7 +120,7 @@ class EventLog:
         if not invoice_ids:
             return []
         values = await awaited(self._redis.hmget(snapshots(account), list(invoice_ids)))
-        return ["" if value is None else _text(value) for value in values]
+        return ["" if value is None else text(value) for value in values]
 
     async def commit(self, account: str, changes: Sequence[PendingChange]) -> CommitResult:
         if not changes:
@@ -143,7 +139,7 @@ class EventLog:
         written, logged, conflicts, types = await self._commit(
             keys=[snapshots(account), EVENTS, EVENT_INDEX], args=args
         )
-        return CommitResult(int(written), int(logged), int(conflicts), tuple(_text(t) for t in types))
+        return CommitResult(int(written), int(logged), int(conflicts), tuple(text(t) for t in types))
 
     async def page(
         self,
@@ -169,7 +165,7 @@ class EventLog:
                 return found, None
             for entry_id, fields in batch:
                 scanned += 1
-                last_entry = _text(entry_id)
+                last_entry = text(entry_id)
                 event = _logged(entry_id, fields)
                 if (account is None or event.account == account) and (
                     event_type is None or _type_matches(event_type, event.type)
@@ -190,7 +186,7 @@ class EventLog:
         if not event_ids:
             return {}
         entries = await awaited(self._redis.hmget(EVENT_INDEX, list(event_ids)))
-        found = [(event_id, _text(entry)) for event_id, entry in zip(event_ids, entries, strict=True) if entry]
+        found = [(event_id, text(entry)) for event_id, entry in zip(event_ids, entries, strict=True) if entry]
         async with self._redis.pipeline(transaction=False) as pipe:
             for _, entry in found:
                 pipe.xrange(EVENTS, min=entry, max=entry, count=1)
@@ -206,13 +202,13 @@ class EventLog:
                 yield _logged(entry_id, fields)
             if len(rows) < batch:
                 return
-            start = "(" + _text(rows[-1][0])
+            start = "(" + text(rows[-1][0])
 
     async def get(self, event_id: str) -> LoggedEvent | None:
         entry = await awaited(self._redis.hget(EVENT_INDEX, event_id))
         if not entry:
             return None
-        rows = await self._redis.xrange(EVENTS, min=_text(entry), max=_text(entry), count=1)
+        rows = await self._redis.xrange(EVENTS, min=text(entry), max=text(entry), count=1)
         return _logged(*rows[0]) if rows else None
 
 

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from redis.asyncio import Redis
 
 from service.keys import SUBSCRIPTIONS, SYNC_DUE, delivery_queue
-from service.redis_types import awaited
+from service.redis_types import awaited, text
 
 #: Account label for callbacks to names that are not configured: never the name itself (unbounded).
 UNKNOWN_ACCOUNT = "_unknown"
@@ -42,8 +42,7 @@ async def render(redis: Redis) -> tuple[bytes, str]:
     subscription_ids = await awaited(redis.hkeys(SUBSCRIPTIONS))
     async with redis.pipeline(transaction=False) as pipe:
         for subscription_id in subscription_ids:
-            key = subscription_id.decode() if isinstance(subscription_id, bytes) else str(subscription_id)
-            pipe.zcard(delivery_queue(key))
+            pipe.zcard(delivery_queue(text(subscription_id)))
         depths = await pipe.execute()
     QUEUE_DEPTH.labels("deliveries_queued").set(sum(int(d) for d in depths))
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from service.keys import SYNC_DUE, sync_lock
+from service.redis_types import text
 
 _CLAIM = """
 local claimed = {}
@@ -123,7 +124,7 @@ class SyncSchedule:
         if limit <= 0:
             return []
         reply = await self._claim(keys=[SYNC_DUE], args=[now_ms, lease_ms, limit, token_prefix, _LOCK_PREFIX])
-        items = [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
+        items = [text(item) for item in reply]
         return [Claim(items[i], items[i + 1], now_ms + lease_ms) for i in range(0, len(items), 2)]
 
     async def renew(self, claim: Claim, now_ms: int, lease_ms: int) -> Claim | None:

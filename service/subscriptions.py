@@ -153,10 +153,6 @@ def rotated(subscription: Subscription, now: datetime) -> Subscription:
     return replace(subscription, secrets=(SigningSecret(new_secret()), previous))
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class SubscriptionStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis

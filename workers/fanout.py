@@ -17,6 +17,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from service.deliveries import DeliveryStore
 from service.keys import EVENTS, FANOUT_GROUP
+from service.redis_types import text
 from workers.delivery import DeliveryPool
 from workers.lease import now_ms
 from workers.subscription_cache import SubscriptionCache
@@ -27,10 +28,6 @@ READ_COUNT = 500
 BLOCK_MS = 1000
 RECLAIM_IDLE_MS = 30_000
 RECLAIM_EVERY_S = 10.0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Fanout:
@@ -86,9 +83,9 @@ class Fanout:
             entry_ids.append(entry_id)
             if not fields:
                 continue  # an entry deleted from the stream while pending
-            event_id = _text(fields[b"id"])
+            event_id = text(fields[b"id"])
             self._pool.remember(event_id, fields[b"body"])
-            for subscription in self._cache.matching(_text(fields[b"account"]), _text(fields[b"type"])):
+            for subscription in self._cache.matching(text(fields[b"account"]), text(fields[b"type"])):
                 pairs.append((subscription.id, event_id))
         touched = await self._store.fan_out(pairs, now_ms())
         await self._redis.xack(EVENTS, FANOUT_GROUP, *entry_ids)
@@ -101,7 +98,7 @@ class Fanout:
             reply = await self._redis.xautoclaim(
                 EVENTS, FANOUT_GROUP, self._consumer, RECLAIM_IDLE_MS, start_id=start, count=READ_COUNT
             )
-            start, entries = _text(reply[0]), reply[1]
+            start, entries = text(reply[0]), reply[1]
             if entries:
                 log.info("fanout_reclaimed", events=len(entries))
                 await self.process(entries)
