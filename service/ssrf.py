@@ -2,7 +2,7 @@
 
 The check is on resolved addresses, not on the URL's text: `2130706433`, `0x7f.1`, `127.1` and a DNS name
 pointing at 10.0.0.1 all resolve to addresses the same resolver then connects to. At delivery time the
-check sits inside the HTTP client's resolver, so a name that resolved to a public address at creation and
+check runs on every address the webhook client is about to connect to, so a name that resolved to a public address at creation and
 to a private one later (DNS rebinding) is refused on the connection that would have used it.
 """
 
@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -71,26 +69,13 @@ async def check_target(url: object, *, allow_private: bool) -> str:
     return str(url)
 
 
-class GuardedResolver(AbstractResolver):
-    """aiohttp resolver that drops forbidden addresses, and fails when none is left."""
-
-    def __init__(self, *, allow_private: bool, inner: AbstractResolver | None = None) -> None:
-        self._allow_private = allow_private
-        self._inner = inner or ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if self._allow_private:
-            return results
-        allowed = [r for r in results if not forbidden_address(ipaddress.ip_address(str(r["host"]).split("%", 1)[0]))]
-        if not allowed:
-            raise OSError(f"refused: {host} resolves only to forbidden addresses")
-        return allowed
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-    def __repr__(self) -> str:  # pragma: no cover - debugging aid
-        return f"GuardedResolver(allow_private={self._allow_private})"
+def connectable(host: str, addresses: Iterable[str], *, allow_private: bool) -> list[str]:
+    """The addresses `host` resolved to that a delivery may connect to: all of them when private targets are
+    allowed, else the public ones; `ForbiddenTarget` when none is left (a name rebound to an inside address)."""
+    found = list(addresses)
+    if allow_private:
+        return found
+    allowed = [address for address in found if not forbidden_address(ipaddress.ip_address(address.split("%", 1)[0]))]
+    if not allowed:
+        raise ForbiddenTarget(f"refused: {host} is or resolves to a loopback, private, link-local or reserved address")
+    return allowed

@@ -2,7 +2,7 @@
 only ever holds up its own lane (isolation).
 
 A lane claims due deliveries in batches (one script call), sends them concurrently over the shared
-aiohttp session, and records outcomes in coalesced batches. Nothing here is one arq job per delivery:
+webhook client, and records outcomes in coalesced batches. Nothing here is one arq job per delivery:
 arq's ~6 round trips and queue polling per job would cap a worker near its measured ~1,100 jobs/s.
 """
 
@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import aiohttp
 import structlog
 from redis.exceptions import RedisError
 
@@ -28,6 +27,7 @@ from service.subscriptions import Subscription, SubscriptionStore
 from workers.lease import now_ms
 from workers.retry_plan import plan_next
 from workers.subscription_cache import SubscriptionCache
+from workers.webhook_client import WebhookClient
 from workers.webhook_sender import send_event
 
 log = structlog.get_logger("relay.delivery")
@@ -123,7 +123,7 @@ class Lane:
             attempt = {"at": format_time(datetime.now(UTC)), "status_code": None, "error": "event not in the log"}
             await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, attempt | {"latency_ms": 0}))
             return
-        result = await send_event(self.pool.session, subscription.url, event_id=delivery.event_id, body=body, keys=keys)
+        result = await send_event(self.pool.client, subscription.url, event_id=delivery.event_id, body=body, keys=keys)
         plan = plan_next(result, delivery.tries, self.pool.schedule, result.at)
         if result.succeeded:
             log.debug(
@@ -158,7 +158,7 @@ class DeliveryPool:
         subscriptions: SubscriptionStore,
         store: DeliveryStore,
         eventlog: EventLog,
-        session: aiohttp.ClientSession,
+        client: WebhookClient,
         schedule: tuple[int, ...],
         timeout: float,
         concurrency: int = LANE_CONCURRENCY,
@@ -167,7 +167,7 @@ class DeliveryPool:
         self.subscriptions = subscriptions
         self.store = store
         self.eventlog = eventlog
-        self.session = session
+        self.client = client
         self.schedule = schedule
         self.timeout = timeout
         self.concurrency = concurrency
@@ -242,4 +242,4 @@ class DeliveryPool:
         for lane in self.lanes.values():
             lane.stop()
         self.lanes.clear()
-        await self.session.close()
+        await self.client.close()

@@ -17,7 +17,7 @@ from service.subscriptions import SubscriptionStore
 from workers.provider_http import new_client, send
 from workers.sessions import Sessions
 from workers.subscription_cache import SubscriptionCache
-from workers.webhook_sender import new_session
+from workers.webhook_client import WebhookClient
 
 
 @dataclass
@@ -32,7 +32,7 @@ class WorkerDeps:
     subscriptions: SubscriptionStore
     subscription_cache: SubscriptionCache
     deliveries: DeliveryStore
-    webhook_session: aiohttp.ClientSession
+    webhook_client: WebhookClient
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
@@ -49,9 +49,7 @@ class WorkerDeps:
             subscriptions=subscriptions,
             subscription_cache=SubscriptionCache(subscriptions),
             deliveries=DeliveryStore(redis),
-            webhook_session=new_session(
-                allow_private=settings.allow_private_urls, time_limit=settings.delivery_timeout
-            ),
+            webhook_client=WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout),
         )
 
     @property
@@ -63,5 +61,4 @@ class WorkerDeps:
 
     async def close(self) -> None:
         await self.http.close()
-        if not self.webhook_session.closed:
-            await self.webhook_session.close()
+        await self.webhook_client.close()

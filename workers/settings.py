@@ -62,7 +62,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         subscriptions=deps.subscriptions,
         store=deps.deliveries,
         eventlog=deps.eventlog,
-        session=deps.webhook_session,
+        client=deps.webhook_client,
         schedule=settings.retry_schedule,
         timeout=settings.delivery_timeout,
         concurrency=settings.delivery_concurrency,

@@ -3,7 +3,7 @@
 In process (the app over httpx.ASGITransport, RELAY_ALLOW_PRIVATE_URLS false) against a real Valkey.
 
 Redirects: a subscriber that answers 3xx towards a private address is not followed. The relay never follows
-a redirect when it delivers (workers/webhook_sender.py posts with `allow_redirects=False`); end to end this is
+a redirect when it delivers (workers/webhook_client.py has no notion of redirects); end to end this is
 tests/e2e/test_delivery.py::test_failures_retry_with_the_same_id (a 301 subscriber: every attempt is a failed
 301, its target never gets a request). `test_the_sender_does_not_follow_redirects` below checks the sender
 itself against a real local server answering 302/307/308 to 127.0.0.1.
@@ -27,7 +27,8 @@ from contracts.model import Invoice, Status
 from service.eventlog import EventLog, PendingChange
 from service.keys import SUBSCRIPTIONS
 from tests.support.subscriber import Answer, subscriber_server
-from workers.webhook_sender import new_session, send_event
+from workers.webhook_client import WebhookClient
+from workers.webhook_sender import send_event
 
 pytestmark = pytest.mark.fault
 
@@ -161,53 +162,54 @@ async def test_a_public_target_is_accepted(client: httpx.AsyncClient, admin: dic
 async def test_the_sender_does_not_follow_redirects(status: int) -> None:
     """A subscriber answering 3xx towards 127.0.0.1: the attempt fails with that status; the target gets nothing.
 
-    The session allows private addresses (both servers are on loopback), so only `allow_redirects=False`
-    stands between the redirect and its target; a follow-up request with redirects on proves the set-up would see it.
+    The client allows private addresses (both servers are on loopback), so only not following redirects stands
+    between the redirect and its target; a client that follows them proves the set-up would reach it.
     """
     with subscriber_server() as target, subscriber_server() as subscriber:
         subscriber.script("/hook", default=Answer(status, {"Location": target.url("/internal")}))
-        session = new_session(allow_private=True, time_limit=5)
+        client = WebhookClient(allow_private=True, timeout=5)
         try:
             result = await send_event(
-                session, subscriber.url("/hook"), event_id="evt_redirect", body=b"{}", keys=[b"k" * 32]
+                client, subscriber.url("/hook"), event_id="evt_redirect", body=b"{}", keys=[b"k" * 32]
             )
-            assert result.status_code == status
-            assert not result.succeeded
-            assert result.error == f"HTTP {status}"
-            assert len(subscriber.on("/hook")) == 1
-            assert target.received == []
-            # The control: the same session, with redirects followed, does reach the target.
-            async with session.post(subscriber.url("/hook"), data=b"{}", allow_redirects=True) as followed:
-                assert followed.status == 200
-            assert len(target.on("/internal")) == 1
         finally:
-            await session.close()
+            await client.close()
+        assert result.status_code == status
+        assert not result.succeeded
+        assert result.error == f"HTTP {status}"
+        assert len(subscriber.on("/hook")) == 1
+        assert target.received == []
+        # The control: the same request, with redirects followed, does reach the target.
+        async with httpx.AsyncClient(follow_redirects=True) as following:
+            followed = await following.post(subscriber.url("/hook"), content=b"{}")
+        assert followed.status_code == 200
+        assert len(target.on("/internal")) == 1
 
 
 async def test_the_sender_refuses_a_private_address_it_is_handed() -> None:
     """Defence in depth: a stored URL that points (or now resolves) inside is refused when connecting, names and
-    IP literals alike (aiohttp connects to a literal without asking the resolver). Such a URL gets stored when
-    RELAY_ALLOW_PRIVATE_URLS was true at creation and is false now."""
+    IP literals alike. Such a URL gets stored when RELAY_ALLOW_PRIVATE_URLS was true at creation and is false now."""
     with subscriber_server() as inside:
-        session = new_session(allow_private=False, time_limit=5)
+        client = WebhookClient(allow_private=False, timeout=5)
         try:
             for host in ("localhost", "127.0.0.1", "[::ffff:127.0.0.1]"):
                 url = f"http://{host}:{inside.port}/hook"
-                result = await send_event(session, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32])
+                result = await send_event(client, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32])
                 assert result.status_code is None, host
                 assert result.error is not None
+                assert result.error.startswith("refused:"), result.error
         finally:
-            await session.close()
+            await client.close()
         assert inside.received == []
         # The control: allowed, the same URLs reach the subscriber.
-        session = new_session(allow_private=True, time_limit=5)
+        client = WebhookClient(allow_private=True, timeout=5)
         try:
             for host in ("127.0.0.1", "[::ffff:127.0.0.1]"):
                 url = f"http://{host}:{inside.port}/hook"
-                result = await send_event(session, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32])
+                result = await send_event(client, url, event_id="evt_x", body=b"{}", keys=[b"k" * 32])
                 assert result.status_code == 200, host
         finally:
-            await session.close()
+            await client.close()
         assert len(inside.received) == 2
 
 

@@ -8,9 +8,8 @@ import socket
 from typing import Any
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
-from service.ssrf import ForbiddenTarget, GuardedResolver, check_target, check_url, forbidden_address
+from service.ssrf import ForbiddenTarget, check_target, check_url, connectable, forbidden_address
 
 FORBIDDEN = [
     # loopback
@@ -224,57 +223,17 @@ async def test_check_target_refuses_a_name_that_does_not_resolve(monkeypatch: py
         await check_target("https://nowhere.example/", allow_private=False)
 
 
-class FixedResolver(AbstractResolver):
-    """Answers every name with the same addresses, and records what it was asked."""
-
-    def __init__(self, *addresses: str) -> None:
-        self.addresses = addresses
-        self.asked: list[tuple[str, int]] = []
-        self.closed = False
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.asked.append((host, port))
-        return [
-            ResolveResult(
-                hostname=host,
-                host=address,
-                port=port,
-                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for address in self.addresses
-        ]
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-async def test_guarded_resolver_drops_private_answers() -> None:
-    inner = FixedResolver("10.0.0.5", "93.184.216.34", "127.0.0.1", "fe80::1%eth0", "2606:4700:4700::1111")
-    resolver = GuardedResolver(allow_private=False, inner=inner)
-    results = await resolver.resolve("hooks.example", 443)
-    assert [r["host"] for r in results] == ["93.184.216.34", "2606:4700:4700::1111"]
-    assert inner.asked == [("hooks.example", 443)]
+def test_connectable_drops_private_answers() -> None:
+    answers = ["10.0.0.5", "93.184.216.34", "127.0.0.1", "fe80::1%eth0", "2606:4700:4700::1111"]
+    assert connectable("hooks.example", answers, allow_private=False) == ["93.184.216.34", "2606:4700:4700::1111"]
 
 
 @pytest.mark.parametrize("addresses", [("127.0.0.1",), ("10.0.0.1", "169.254.169.254"), ("::1", "::ffff:10.0.0.1"), ()])
-async def test_guarded_resolver_refuses_a_name_with_only_private_answers(addresses: tuple[str, ...]) -> None:
-    resolver = GuardedResolver(allow_private=False, inner=FixedResolver(*addresses))
-    with pytest.raises(OSError, match="forbidden"):
-        await resolver.resolve("rebound.example", 80)
+def test_connectable_refuses_a_name_with_only_private_answers(addresses: tuple[str, ...]) -> None:
+    with pytest.raises(ForbiddenTarget, match=r"refused: rebound\.example"):
+        connectable("rebound.example", addresses, allow_private=False)
 
 
-async def test_guarded_resolver_passes_everything_when_private_is_allowed() -> None:
-    inner = FixedResolver("10.0.0.5", "93.184.216.34", "127.0.0.1")
-    resolver = GuardedResolver(allow_private=True, inner=inner)
-    results = await resolver.resolve("hooks.example", 80)
-    assert [r["host"] for r in results] == ["10.0.0.5", "93.184.216.34", "127.0.0.1"]
-
-
-async def test_guarded_resolver_closes_its_inner_resolver() -> None:
-    inner = FixedResolver("93.184.216.34")
-    await GuardedResolver(allow_private=False, inner=inner).close()
-    assert inner.closed
+def test_connectable_passes_everything_when_private_is_allowed() -> None:
+    answers = ["10.0.0.5", "93.184.216.34", "127.0.0.1"]
+    assert connectable("hooks.example", answers, allow_private=True) == answers
