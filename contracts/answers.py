@@ -16,6 +16,7 @@ from contracts.errors import (
     ProviderTransient,
 )
 from contracts.jsonio import loads_exact
+from contracts.records import loads_records
 from contracts.wire import HttpResponse
 
 _RETRYABLE = frozenset({408, 425, 429})
@@ -47,6 +48,15 @@ def json_body(response: HttpResponse, provider: str) -> Any:
         raise ProviderTransient(f"{provider} sent a body that is not JSON") from exc
 
 
+def records_body(response: HttpResponse, provider: str) -> Any:
+    """A list answer as JSON, its records left as `RawRecord` (see `loads_records`); invalid JSON is
+    transient, as in `json_body`."""
+    try:
+        return loads_records(response.body)
+    except ValueError as exc:
+        raise ProviderTransient(f"{provider} sent a body that is not JSON") from exc
+
+
 def safe_message(value: object, secrets: Sequence[str]) -> str | None:
     """A provider's own error text when an operator may see it (`last_error`): short, printable, and with
     nothing in it that looks like a credential, since providers echo requests and keys travel in queries."""
@@ -71,10 +81,10 @@ class FlaggedEnvelope:
     message_keys: tuple[str, ...] = ("message",)
 
     def records(self, response: HttpResponse, secrets: Sequence[str] = ()) -> list[object]:
-        """The records of one answer, or the typed error for an unusable one. `secrets` are kept out of
-        the error messages."""
+        """The records of one answer (each a `RawRecord`), or the typed error for an unusable one. `secrets`
+        are kept out of the error messages."""
         self._raise_for_status(response, secrets)
-        document = json_body(response, self.provider)
+        document = records_body(response, self.provider)
         if not isinstance(document, Mapping) or not isinstance(document.get(self.flag), bool):
             raise ProviderTransient(f"{self.provider} sent a body that is not its {self.flag}/{self.items} envelope")
         if document[self.flag] is False:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from contracts.accounts import Account, endpoint_url, required_key
-from contracts.answers import json_body, raise_for_status
+from contracts.answers import raise_for_status, records_body
 from contracts.errors import (
     CallbackMalformed,
     CallbackUnauthorized,
@@ -150,7 +150,7 @@ def _uuid_of(record: object) -> str | None:
 def read_page(response: HttpResponse) -> tuple[list[object], int | None]:
     """The records of one list answer and its `all_count` (None when the server leaves it out)."""
     raise_for_status(response, NAME)
-    body = json_body(response, NAME)
+    body = records_body(response, NAME)
     if not isinstance(body, dict):
         raise ProviderTransient(f"{NAME} sent a list answer that is not an object")
     if body.get("status") == "error":

@@ -10,6 +10,7 @@ from typing import Any, Literal, overload
 
 from contracts.errors import RecordError
 from contracts.money import parse_amount
+from contracts.records import RawRecord
 from contracts.times import parse_time
 
 
@@ -22,8 +23,8 @@ def id_text(value: object) -> str | None:
 
 
 def record_id_of(record: object, id_field: str) -> str | None:
-    """The record's id as text, for error messages, or None when it has none usable."""
-    return id_text(record.get(id_field)) if isinstance(record, Mapping) else None
+    """The record's id as text, or None when it has none usable. A `RawRecord` is not parsed for it."""
+    return id_text(record.get(id_field)) if isinstance(record, RawRecord | Mapping) else None
 
 
 def id_field(name: str) -> Callable[[object], str | None]:
@@ -47,6 +48,8 @@ class RecordReader:
 
     @classmethod
     def of(cls, record: object, id_field: str) -> RecordReader:
+        if isinstance(record, RawRecord):  # translating needs the whole record: parse it now
+            record = record.value()
         if not isinstance(record, Mapping):
             raise RecordError(f"expected an object, got {type(record).__name__}", field="<record>", record_id=None)
         return cls(record, record_id_of(record, id_field))

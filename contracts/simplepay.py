@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from contracts import standard_webhooks
 from contracts.accounts import Account, endpoint_url, required_key
-from contracts.answers import json_body, raise_for_status
+from contracts.answers import raise_for_status, records_body
 from contracts.errors import CallbackUnauthorized, ProviderTransient
 from contracts.fields import RecordReader, id_field
 from contracts.hints import hint_id
@@ -62,7 +62,7 @@ def list_request(account: Account) -> HttpRequest:
 
 def read_invoices(response: HttpResponse) -> list[object]:
     raise_for_status(response, NAME)
-    body = json_body(response, NAME)
+    body = records_body(response, NAME)
     if not isinstance(body, list):
         raise ProviderTransient(f"{NAME} sent an invoice list that is not a JSON array")
     return body

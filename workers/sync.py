@@ -96,7 +96,8 @@ async def record_chunk(
     """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
 
     A record whose source digest equals its snapshot's is byte for byte what the snapshot was made from:
-    it is not translated at all. On a re-sync that is nearly every record.
+    it is neither parsed (pagers hand records out as their text, `RawRecord`, whose id is read without
+    parsing the rest) nor translated. On a re-sync that is nearly every record.
     """
     counts.records += len(records)
     ids = [provider.record_id(record) for record in records]

@@ -21,6 +21,7 @@ from contracts.errors import (
 from contracts.jsonio import dumps
 from contracts.retry_after import parse_retry_after
 from contracts.wire import HttpResponse
+from tests.contracts.support import parsed
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
@@ -201,7 +202,7 @@ def enveloped(document: object, status: int = 200, headers: dict[str, str] | Non
 
 
 def test_envelope_records_are_the_items_as_sent() -> None:
-    assert ENVELOPE.records(enveloped({"ok": True, "body": [{"id": 1}, 7]})) == [{"id": 1}, 7]
+    assert parsed(ENVELOPE.records(enveloped({"ok": True, "body": [{"id": 1}, 7]}))) == [{"id": 1}, 7]
 
 
 @pytest.mark.parametrize("items", [[], None])

@@ -1,0 +1,102 @@
+"""List answers read shallowly: each record stays the exact JSON text it arrived as until it is needed.
+
+A re-sync reads every record of an account but translates almost none (most are what their snapshot was
+made from). Parsing each page in full, only to encode every record again for its digest, was most of an
+unchanged re-sync's CPU; kept as its bytes, a record is digested as it arrived and only its id is read out
+of it (a 100-record CryptoCloud page: 1.6 ms -> 0.95 ms). A record is parsed in full only to be translated.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import msgspec
+
+from contracts.jsonio import loads_exact
+
+#: Bodies whose top level is an object or an array, each value left as its exact text. msgspec still
+#: checks the syntax of every value it leaves unparsed (not its UTF-8: see `loads_records`).
+_SHALLOW = msgspec.json.Decoder(dict[str, msgspec.Raw] | list[msgspec.Raw])
+_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_UNPARSED: Any = object()
+
+
+class RawRecord:
+    """One record of a list answer, as its exact JSON text (`body`, a slice of the page's body or bytes).
+
+    `body` must be valid JSON (`loads_records` makes sure of it); `value()` is the full parse.
+    """
+
+    __slots__ = ("_value", "body")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self._value = _UNPARSED
+
+    def __repr__(self) -> str:
+        return f"RawRecord({bytes(self.body)!r})"
+
+    def value(self) -> Any:
+        """The record parsed like `loads_exact` parses it (once; later calls return the same object)."""
+        if self._value is _UNPARSED:
+            self._value = loads_exact(self.body)
+        return self._value
+
+    def get(self, name: str) -> Any:
+        """The value of one top-level field (None when absent or when the record is not an object),
+        read without parsing the rest of the record."""
+        decoder = _field_decoder(name)
+        if decoder is None or self._value is not _UNPARSED:
+            value = self.value()
+            return value.get(name) if isinstance(value, dict) else None
+        try:
+            found: Any = decoder.decode(self.body)
+        except msgspec.ValidationError:  # not an object
+            return None
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+            raise ValueError(f"invalid JSON: {exc}") from exc
+        return found.value
+
+
+@cache
+def _field_decoder(name: str) -> msgspec.json.Decoder[Any] | None:
+    # A struct of the one field: msgspec skips every other field without building it, about 3x faster
+    # than decoding the record into a dict of raw values and picking one. Duplicate keys: the last wins,
+    # as in `loads_exact`.
+    try:
+        field = msgspec.defstruct("Field", [("value", Any, None)], rename={"value": name})
+    except ValueError:  # a name msgspec cannot match (a quote, backslash or control character in it)
+        return None
+    return msgspec.json.Decoder(field, float_hook=Decimal)
+
+
+def loads_records(body: bytes) -> Any:
+    """A list answer parsed like `loads_exact`, except for its records: a top-level array becomes a list
+    of `RawRecord`, and so does every array directly under a top-level object (the envelope's records);
+    the envelope's other values are parsed in full. Raises `ValueError` on invalid JSON, as `loads_exact`.
+    """
+    try:
+        document = _SHALLOW.decode(body)
+    except msgspec.ValidationError:  # a scalar: nothing to keep raw
+        return loads_exact(body)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ValueError(f"invalid JSON: {exc}") from exc
+    if not body.isascii():
+        # msgspec does not check the UTF-8 of text it leaves raw; a page `loads_exact` would refuse is
+        # refused whole here too, not record by record later.
+        try:
+            body.decode()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"invalid JSON: {exc}") from exc
+    if isinstance(document, list):
+        return [RawRecord(item) for item in document]
+    return {key: _records_or_value(value) for key, value in document.items()}
+
+
+def _records_or_value(value: msgspec.Raw) -> Any:
+    # A Raw value starts at its first character, never at whitespace.
+    if memoryview(value)[0] == ord("["):
+        return [RawRecord(item) for item in _ARRAY.decode(value)]
+    return loads_exact(value)
