@@ -48,11 +48,11 @@ def json_body(response: HttpResponse, provider: str) -> Any:
         raise ProviderTransient(f"{provider} sent a body that is not JSON") from exc
 
 
-def records_body(response: HttpResponse, provider: str) -> Any:
-    """A list answer as JSON, its records left as `RawRecord` (see `loads_records`); invalid JSON is
-    transient, as in `json_body`."""
+def records_body(response: HttpResponse, provider: str, id_field: str) -> Any:
+    """A list answer as JSON, its records left as `RawRecord` with their `id_field` read (see
+    `loads_records`); invalid JSON is transient, as in `json_body`."""
     try:
-        return loads_records(response.body)
+        return loads_records(response.body, id_field)
     except ValueError as exc:
         raise ProviderTransient(f"{provider} sent a body that is not JSON") from exc
 
@@ -77,6 +77,8 @@ class FlaggedEnvelope:
     provider: str
     flag: str
     items: str
+    #: The records' id field, read for the whole page in one pass.
+    id_field: str
     #: Where a refusal may carry its reason, most specific first.
     message_keys: tuple[str, ...] = ("message",)
 
@@ -84,7 +86,7 @@ class FlaggedEnvelope:
         """The records of one answer (each a `RawRecord`), or the typed error for an unusable one. `secrets`
         are kept out of the error messages."""
         self._raise_for_status(response, secrets)
-        document = records_body(response, self.provider)
+        document = records_body(response, self.provider, self.id_field)
         if not isinstance(document, Mapping) or not isinstance(document.get(self.flag), bool):
             raise ProviderTransient(f"{self.provider} sent a body that is not its {self.flag}/{self.items} envelope")
         if document[self.flag] is False:

@@ -68,7 +68,9 @@ def source_digest(context: bytes, record: object) -> str:
     spacing or key order merely gets translated again (its fingerprint then shows nothing changed).
     """
     if isinstance(record, RawRecord):
-        return hashlib.blake2b(context + record.body, digest_size=16).hexdigest()
+        # SHA-256, cut to 128 bits: measured faster than BLAKE2b on ~1.3 KB records where the CPU has SHA
+        # instructions, and a re-sync digests every record it reads.
+        return hashlib.sha256(context + record.body).hexdigest()[:32]
     try:
         encoded = _ENCODER.encode(record)
     except (TypeError, OverflowError):  # a value msgspec cannot write (a huge integer): never skipped

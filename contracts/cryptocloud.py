@@ -150,7 +150,7 @@ def _uuid_of(record: object) -> str | None:
 def read_page(response: HttpResponse) -> tuple[list[object], int | None]:
     """The records of one list answer and its `all_count` (None when the server leaves it out)."""
     raise_for_status(response, NAME)
-    body = records_body(response, NAME)
+    body = records_body(response, NAME, "uuid")
     if not isinstance(body, dict):
         raise ProviderTransient(f"{NAME} sent a list answer that is not an object")
     if body.get("status") == "error":

@@ -17,6 +17,8 @@ from contracts.times import parse_time
 def id_text(value: object) -> str | None:
     """An id as text: a string, or an integer written out (providers send both for the same id); None for
     anything else, a bool included (`True` is an `int` to Python, never an id to a provider)."""
+    if type(value) is str:  # the common case, first: a re-sync asks this of every record
+        return value
     if isinstance(value, str | int) and not isinstance(value, bool):
         return str(value)
     return None

@@ -41,7 +41,7 @@ _STATUSES: Mapping[str, Status] = {
 
 #: 404 `{"success": false, "message": "Subscriber not found"}` is documented; `raise_for_status` makes it
 #: `ProviderNotFound`, and the message is added to it.
-_ENVELOPE = FlaggedEnvelope(NAME, flag="success", items="data")
+_ENVELOPE = FlaggedEnvelope(NAME, flag="success", items="data", id_field="invoice_id")
 
 #: A session token goes into a header as it is: visible ASCII only, so no answer can inject a line.
 _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")

@@ -26,14 +26,19 @@ _UNPARSED: Any = object()
 class RawRecord:
     """One record of a list answer, as its exact JSON text (`body`, a slice of the page's body or bytes).
 
-    `body` must be valid JSON (`loads_records` makes sure of it); `value()` is the full parse.
+    `body` must be valid JSON (`loads_records` makes sure of it); `value()` is the full parse. A record may
+    come with one field already read (its id, read for the whole page in one pass).
     """
 
-    __slots__ = ("_value", "body")
+    __slots__ = ("_known_name", "_known_value", "_value", "body")
 
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, known: tuple[str, Any] | None = None) -> None:
         self.body = body
         self._value = _UNPARSED
+        self._known_name: str | None = None
+        self._known_value: Any = None
+        if known is not None:
+            self._known_name, self._known_value = known
 
     def __repr__(self) -> str:
         return f"RawRecord({bytes(self.body)!r})"
@@ -47,6 +52,8 @@ class RawRecord:
     def get(self, name: str) -> Any:
         """The value of one top-level field (None when absent or when the record is not an object),
         read without parsing the rest of the record."""
+        if name == self._known_name:
+            return self._known_value
         decoder = _field_decoder(name)
         if decoder is None or self._value is not _UNPARSED:
             value = self.value()
@@ -61,21 +68,35 @@ class RawRecord:
 
 
 @cache
-def _field_decoder(name: str) -> msgspec.json.Decoder[Any] | None:
+def _field_struct(name: str) -> type[msgspec.Struct] | None:
     # A struct of the one field: msgspec skips every other field without building it, about 3x faster
     # than decoding the record into a dict of raw values and picking one. Duplicate keys: the last wins,
     # as in `loads_exact`.
     try:
-        field = msgspec.defstruct("Field", [("value", Any, None)], rename={"value": name})
+        return msgspec.defstruct("Field", [("value", Any, None)], rename={"value": name})
     except ValueError:  # a name msgspec cannot match (a quote, backslash or control character in it)
         return None
-    return msgspec.json.Decoder(field, float_hook=Decimal)
 
 
-def loads_records(body: bytes) -> Any:
+@cache
+def _field_decoder(name: str) -> msgspec.json.Decoder[Any] | None:
+    field = _field_struct(name)
+    return None if field is None else msgspec.json.Decoder(field, float_hook=Decimal)
+
+
+@cache
+def _field_list_decoder(name: str) -> msgspec.json.Decoder[list[Any]] | None:
+    field = _field_struct(name)
+    return None if field is None else msgspec.json.Decoder(list[field], float_hook=Decimal)  # type: ignore[valid-type]
+
+
+def loads_records(body: bytes, id_field: str | None = None) -> Any:
     """A list answer parsed like `loads_exact`, except for its records: a top-level array becomes a list
     of `RawRecord`, and so does every array directly under a top-level object (the envelope's records);
     the envelope's other values are parsed in full. Raises `ValueError` on invalid JSON, as `loads_exact`.
+
+    With `id_field`, every record's value of that field is read in one pass over its array (a re-sync
+    reads every record's id and nothing else of most records), and `get(id_field)` returns it.
     """
     try:
         document = _SHALLOW.decode(body)
@@ -91,12 +112,24 @@ def loads_records(body: bytes) -> Any:
         except UnicodeDecodeError as exc:
             raise ValueError(f"invalid JSON: {exc}") from exc
     if isinstance(document, list):
-        return [RawRecord(item) for item in document]
-    return {key: _records_or_value(value) for key, value in document.items()}
+        return _records(body, document, id_field)
+    return {key: _records_or_value(value, id_field) for key, value in document.items()}
 
 
-def _records_or_value(value: msgspec.Raw) -> Any:
+def _records_or_value(value: msgspec.Raw, id_field: str | None) -> Any:
     # A Raw value starts at its first character, never at whitespace.
     if memoryview(value)[0] == ord("["):
-        return [RawRecord(item) for item in _ARRAY.decode(value)]
+        return _records(value, _ARRAY.decode(value), id_field)
     return loads_exact(value)
+
+
+def _records(array: bytes | msgspec.Raw, items: list[msgspec.Raw], id_field: str | None) -> list[RawRecord]:
+    decoder = _field_list_decoder(id_field) if id_field is not None else None
+    if id_field is not None and decoder is not None:
+        try:
+            ids = decoder.decode(array)
+        except msgspec.ValidationError:  # an item that is not an object: ids are read one by one instead
+            pass
+        else:
+            return [RawRecord(item, (id_field, found.value)) for item, found in zip(items, ids, strict=True)]
+    return [RawRecord(item) for item in items]

@@ -62,7 +62,7 @@ def list_request(account: Account) -> HttpRequest:
 
 def read_invoices(response: HttpResponse) -> list[object]:
     raise_for_status(response, NAME)
-    body = records_body(response, NAME)
+    body = records_body(response, NAME, "id")
     if not isinstance(body, list):
         raise ProviderTransient(f"{NAME} sent an invoice list that is not a JSON array")
     return body

@@ -43,7 +43,7 @@ _STATUSES: Mapping[str, Status] = {
 
 #: [I] the error shape is undocumented: `{"ok": false, ...}` presumably, its reason under `message`,
 #: `error`, or as a text `body`; every one is tried.
-_ENVELOPE = FlaggedEnvelope(NAME, flag="ok", items="body", message_keys=("message", "error", "body"))
+_ENVELOPE = FlaggedEnvelope(NAME, flag="ok", items="body", id_field="sesid", message_keys=("message", "error", "body"))
 
 
 def list_request(account: Account) -> HttpRequest:

@@ -194,7 +194,7 @@ def test_safe_message_ignores_empty_secrets() -> None:
 
 # The `{<flag>, <items>}` envelope.
 
-ENVELOPE = FlaggedEnvelope("prov", flag="ok", items="body", message_keys=("message", "error"))
+ENVELOPE = FlaggedEnvelope("prov", flag="ok", items="body", id_field="id", message_keys=("message", "error"))
 
 
 def enveloped(document: object, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:

@@ -59,7 +59,7 @@ def test_other_json_is_parsed_in_full(body: bytes) -> None:
 
 def test_the_source_digest_is_of_the_exact_bytes() -> None:
     [record, *_] = records_of(PAGE)
-    assert source_digest(CONTEXT, record) == hashlib.blake2b(CONTEXT + RECORD, digest_size=16).hexdigest()
+    assert source_digest(CONTEXT, record) == hashlib.sha256(CONTEXT + RECORD).hexdigest()[:32]
     respaced = RawRecord(RECORD.replace(b"  ", b" "))
     assert respaced.value() == record.value()
     assert source_digest(CONTEXT, respaced) != source_digest(CONTEXT, record)
@@ -159,7 +159,7 @@ def test_invalid_json_is_refused_whole(body: bytes) -> None:
     with pytest.raises(ValueError, match="invalid JSON"):
         loads_records(body)
     with pytest.raises(ProviderTransient, match="not JSON"):
-        records_body(HttpResponse(status=200, headers={}, body=body), "prov")
+        records_body(HttpResponse(status=200, headers={}, body=body), "prov", "uuid")
 
 
 json_values: st.SearchStrategy[Any] = st.recursive(
@@ -207,3 +207,18 @@ def test_a_damaged_page_is_refused_exactly_when_loads_exact_refuses_it(records: 
             loads_records(bytes(body))
         return
     assert resolved(loads_records(bytes(body))) == expected
+
+
+def test_ids_are_read_for_the_whole_page_and_match_reading_them_one_by_one() -> None:
+    body = b'[{"id": "a", "x": [1, {"id": "inner"}]}, {"x": 1}, {"id": 7}, {"id": 1.5}, {"id": "b", "id": "c"}]'
+    together = loads_records(body, "id")
+    alone = loads_records(body)
+    assert [r.get("id") for r in together] == [r.get("id") for r in alone] == ["a", None, 7, Decimal("1.5"), "c"]
+    assert [r._known_name for r in together] == ["id"] * 5  # read in the one pass, not one by one
+    assert [r._known_name for r in alone] == [None] * 5
+
+
+def test_a_page_with_an_item_that_is_not_an_object_reads_ids_one_by_one() -> None:
+    records = loads_records(b'{"ok": true, "body": [{"id": "a"}, 3, ["id"], {"id": "b"}]}', "id")["body"]
+    assert [r.get("id") for r in records] == ["a", None, None, "b"]
+    assert [r.value() for r in records] == [{"id": "a"}, 3, ["id"], {"id": "b"}]
