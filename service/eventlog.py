@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +19,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from contracts.changes import Change
-from service.keys import EVENT_INDEX, EVENTS, snapshots
+from service.keys import EVENT_INDEX, EVENTS, snapshot_stamp, snapshots
 from service.redis_types import awaited, text
 
 _COMMIT = """
 local written, logged, conflicts = 0, 0, 0
 local types = {}
-local i = 3
+local previous_stamp = redis.call('GET', KEYS[4]) or ''
+local i = 4
 for _ = 1, tonumber(ARGV[2]) do
   local invoice, expected, snapshot = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local event_id, event_type, body = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -43,7 +45,10 @@ for _ = 1, tonumber(ARGV[2]) do
     end
   end
 end
-return {written, logged, conflicts, types}
+if written > 0 then
+  redis.call('SET', KEYS[4], ARGV[3])
+end
+return {written, logged, conflicts, types, previous_stamp}
 """
 
 
@@ -63,6 +68,9 @@ class CommitResult:
     conflicts: int
     #: The type of each event appended.
     types: tuple[str, ...] = ()
+    #: The account's snapshot stamp before this commit ('' when never stamped); the commit's own stamp
+    #: replaced it if anything was written.
+    previous_stamp: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +130,16 @@ class EventLog:
         values = await awaited(self._redis.hmget(snapshots(account), list(invoice_ids)))
         return ["" if value is None else text(value) for value in values]
 
-    async def commit(self, account: str, changes: Sequence[PendingChange]) -> CommitResult:
+    async def snapshot_stamp(self, account: str) -> str:
+        """The token of the last commit that wrote one of the account's snapshots ('' when none did)."""
+        return text(await self._redis.get(snapshot_stamp(account)) or b"")
+
+    async def commit(self, account: str, changes: Sequence[PendingChange], stamp: str = "") -> CommitResult:
+        """Write the changes (each only if its snapshot is still `expected`). `stamp`, a token unique to this
+        commit, becomes the account's snapshot stamp if anything is written (a fresh one when not given)."""
         if not changes:
             return CommitResult(0, 0, 0)
-        args: list[str | bytes | int] = [account, len(changes)]
+        args: list[str | bytes | int] = [account, len(changes), stamp or uuid.uuid4().hex]
         for pending in changes:
             event = pending.change.event
             args += [
@@ -136,10 +150,10 @@ class EventLog:
                 "" if event is None else event.type,
                 b"" if event is None else event.to_json(),
             ]
-        written, logged, conflicts, types = await self._commit(
-            keys=[snapshots(account), EVENTS, EVENT_INDEX], args=args
+        written, logged, conflicts, types, previous = await self._commit(
+            keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account)], args=args
         )
-        return CommitResult(int(written), int(logged), int(conflicts), tuple(text(t) for t in types))
+        return CommitResult(int(written), int(logged), int(conflicts), tuple(text(t) for t in types), text(previous))
 
     async def page(
         self,

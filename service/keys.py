@@ -28,6 +28,11 @@ def snapshots(account: str) -> str:
     return f"{PREFIX}snap:{account}"
 
 
+def snapshot_stamp(account: str) -> str:
+    """String: a token replaced by every commit that writes one of the account's snapshots."""
+    return f"{PREFIX}snap-stamp:{account}"
+
+
 def account_state(account: str) -> str:
     """HASH of the account's sync state: last_sync_at, last_sync_status, last_error, baseline_done, ..."""
     return f"{PREFIX}account:{account}"

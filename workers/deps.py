@@ -16,6 +16,7 @@ from service.scheduling import SyncSchedule
 from service.subscriptions import SubscriptionStore
 from workers.provider_http import new_client, send
 from workers.sessions import Sessions
+from workers.source_cache import SourceCache
 from workers.subscription_cache import SubscriptionCache
 from workers.webhook_client import WebhookClient
 
@@ -33,6 +34,7 @@ class WorkerDeps:
     subscription_cache: SubscriptionCache
     deliveries: DeliveryStore
     webhook_client: WebhookClient
+    sources: SourceCache
 
     @classmethod
     def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
@@ -49,6 +51,7 @@ class WorkerDeps:
             subscriptions=subscriptions,
             subscription_cache=SubscriptionCache(subscriptions),
             deliveries=DeliveryStore(redis),
+            sources=SourceCache(),
             webhook_client=WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout),
         )
 

@@ -62,7 +62,9 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
     baseline_done = await deps.states.baseline_done(account.name)
     try:
         report, retry_after = await holder.run(
-            run_sync(account, deps.send, deps.sessions, deps.eventlog, baseline_done=baseline_done)
+            run_sync(
+                account, deps.send, deps.sessions, deps.eventlog, baseline_done=baseline_done, sources=deps.sources
+            )
         )
     except LeaseLost:
         return {"status": "lease_lost"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from service.account_state import AUTH_FAILED, ERROR, OK, SyncReport
 from service.eventlog import EventLog, PendingChange
 from service.metrics import EVENTS, INVOICES_CHANGED, INVOICES_READ, RECORDS_SKIPPED, SYNC_SECONDS, SYNCS
 from workers.sessions import Sessions
+from workers.source_cache import AccountSources, SourceCache
 
 log = structlog.get_logger("relay.sync")
 
@@ -84,32 +86,58 @@ CHUNK = 200
 
 
 async def record_page(
-    eventlog: EventLog, account: Account, provider: Provider, records: list[object], *, silent: bool, counts: SyncCounts
+    eventlog: EventLog,
+    account: Account,
+    provider: Provider,
+    records: list[object],
+    *,
+    silent: bool,
+    counts: SyncCounts,
+    known: AccountSources,
 ) -> None:
     for start in range(0, len(records), CHUNK):
-        await record_chunk(eventlog, account, provider, records[start : start + CHUNK], silent=silent, counts=counts)
+        chunk = records[start : start + CHUNK]
+        await record_chunk(eventlog, account, provider, chunk, silent=silent, counts=counts, known=known)
 
 
 async def record_chunk(
-    eventlog: EventLog, account: Account, provider: Provider, records: list[object], *, silent: bool, counts: SyncCounts
+    eventlog: EventLog,
+    account: Account,
+    provider: Provider,
+    records: list[object],
+    *,
+    silent: bool,
+    counts: SyncCounts,
+    known: AccountSources,
 ) -> None:
     """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
 
     A record whose source digest equals its snapshot's is byte for byte what the snapshot was made from:
     it is neither parsed (pagers hand records out as their text, `RawRecord`, whose id is read without
-    parsing the rest) nor translated. On a re-sync that is nearly every record.
+    parsing the rest) nor translated. On a re-sync that is nearly every record. Snapshots this worker
+    already knows (`known`, see `workers.source_cache`) are not even read again.
     """
     counts.records += len(records)
-    ids = [provider.record_id(record) for record in records]
-    lookup = [record_id for record_id in ids if record_id is not None]
-    stored = dict(zip(lookup, await eventlog.snapshots(account.name, lookup), strict=True))
     context = translation_context(account)
-    observed_at = datetime.now(UTC)
-    pending = []
-    for record, record_id in zip(records, ids, strict=True):
+    digests = known.digests
+    unknown = []
+    for record in records:
+        record_id = provider.record_id(record)
         source = source_digest(context, record)
+        if source and record_id is not None and digests.get(record_id) == source:
+            continue
+        unknown.append((record, record_id, source))
+    if not unknown:
+        return
+    lookup = [record_id for _, record_id, _ in unknown if record_id is not None]
+    stored = dict(zip(lookup, await eventlog.snapshots(account.name, lookup), strict=True))
+    observed_at = datetime.now(UTC)
+    read: dict[str, str] = {}
+    pending = []
+    for record, record_id, source in unknown:
         expected = stored.get(record_id, "") if record_id is not None else ""
-        if expected and source and Snapshot.source_of(expected) == source:
+        if record_id is not None and expected and source and Snapshot.source_of(expected) == source:
+            read[record_id] = source
             continue
         previous = Snapshot.decode(expected) if expected else None
         try:
@@ -129,7 +157,9 @@ async def record_chunk(
         if change.event is not None:
             log.debug("invoice_changed", invoice=invoice.key, event_id=change.event.id, type=change.event.type)
         pending.append(PendingChange(invoice.invoice_id, expected, change))
-    result = await eventlog.commit(account.name, pending)
+    stamp = uuid.uuid4().hex
+    result = await eventlog.commit(account.name, pending, stamp)
+    known.settle(read, {p.invoice_id: p.change.snapshot.source for p in pending}, result, stamp)
     for event_type in result.types:
         EVENTS.labels(event_type).inc()
     counts.changes += result.written
@@ -146,6 +176,7 @@ async def read_pages(
     *,
     silent: bool,
     counts: SyncCounts,
+    known: AccountSources,
 ) -> None:
     """Every page, each fetched while the one before it is compared and committed: the next request is
     known as soon as a page is parsed, so the provider's answer time overlaps the relay's own work."""
@@ -157,21 +188,29 @@ async def read_pages(
             counts.pages += 1
             request = pager.next_request()
             fetching = asyncio.ensure_future(fetch_page(pager, request, send)) if request is not None else None
-            await record_page(eventlog, account, provider, records, silent=silent, counts=counts)
+            await record_page(eventlog, account, provider, records, silent=silent, counts=counts, known=known)
     finally:
         if fetching is not None and not fetching.done():
             fetching.cancel()
 
 
 async def read_listing(
-    account: Account, send: Sender, sessions: Sessions, eventlog: EventLog, *, silent: bool, counts: SyncCounts
+    account: Account,
+    send: Sender,
+    sessions: Sessions,
+    eventlog: EventLog,
+    *,
+    silent: bool,
+    counts: SyncCounts,
+    sources: SourceCache,
 ) -> None:
     provider = provider_for(account.provider)
+    known = sources.open(account.name, await eventlog.snapshot_stamp(account.name))
     relogged = False
     while True:
         try:
             pager = provider.make_pager(account, datetime.now(UTC).date(), await sessions.token(account, provider))
-            await read_pages(pager, send, eventlog, account, provider, silent=silent, counts=counts)
+            await read_pages(pager, send, eventlog, account, provider, silent=silent, counts=counts, known=known)
             return
         except ProviderAuthFailed as exc:
             # A login session may simply have expired: log in again once, then believe the provider.
@@ -183,7 +222,13 @@ async def read_listing(
 
 
 async def run_sync(
-    account: Account, send: Sender, sessions: Sessions, eventlog: EventLog, *, baseline_done: bool
+    account: Account,
+    send: Sender,
+    sessions: Sessions,
+    eventlog: EventLog,
+    *,
+    baseline_done: bool,
+    sources: SourceCache,
 ) -> tuple[SyncReport, float | None]:
     """Run one sync to its end; the report to store and, after a failure, the wait the provider asked for."""
     silent = account.initial_sync == "baseline" and not baseline_done
@@ -191,7 +236,7 @@ async def run_sync(
     started = time.monotonic()
     status, error, retry_after, complete = OK, None, None, False
     try:
-        await read_listing(account, send, sessions, eventlog, silent=silent, counts=counts)
+        await read_listing(account, send, sessions, eventlog, silent=silent, counts=counts, sources=sources)
         complete = True
     except SyncFailed as exc:
         status, error, retry_after = exc.report_status, str(exc), exc.retry_after

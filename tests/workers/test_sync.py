@@ -3,7 +3,8 @@ Valkey: what is recorded, what is logged, and with which context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import aiohttp
 import httpx
@@ -20,6 +21,7 @@ from sandbox.app import create_app
 from sandbox.state import Sandbox
 from service.eventlog import EventLog
 from workers.sessions import Sessions
+from workers.source_cache import SourceCache
 from workers.sync import run_sync
 
 KEYS = {"api_key": "cc-key-0123456789", "secret_key": "cc-secret-0123456789-abcdefghijklmnop"}
@@ -61,7 +63,12 @@ async def test_a_sync_logs_each_change_with_its_context(
         try:
             with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
                 report, retry_after = await run_sync(
-                    ACCOUNT, sender(client), Sessions(unused), EventLog(redis), baseline_done=False
+                    ACCOUNT,
+                    sender(client),
+                    Sessions(unused),
+                    EventLog(redis),
+                    baseline_done=False,
+                    sources=SourceCache(),
                 )
         finally:
             structlog.contextvars.clear_contextvars()
@@ -86,6 +93,7 @@ async def test_a_re_sync_parses_only_the_records_that_changed(
     _, client = sandbox_http
     parsed: list[RawRecord] = []
     full_parse = RawRecord.value
+    sources = SourceCache()
 
     def counted(record: RawRecord) -> object:
         parsed.append(record)
@@ -97,7 +105,9 @@ async def test_a_re_sync_parses_only_the_records_that_changed(
 
         async def sync() -> tuple[int, int]:
             parsed.clear()
-            report, _ = await run_sync(ACCOUNT, sender(client), Sessions(unused), EventLog(redis), baseline_done=True)
+            report, _ = await run_sync(
+                ACCOUNT, sender(client), Sessions(unused), EventLog(redis), baseline_done=True, sources=sources
+            )
             assert report.status == "ok"
             assert report.records == 250
             return report.events, len(parsed)
@@ -110,4 +120,88 @@ async def test_a_re_sync_parses_only_the_records_that_changed(
             (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
         assert await sync() == (3, 3)
         assert await sync() == (0, 0)
+    await redis.aclose()
+
+
+class CountingEventLog(EventLog):
+    """Counts the snapshots read from Redis."""
+
+    read = 0
+
+    async def snapshots(self, account: str, invoice_ids: Sequence[str]) -> list[str]:
+        self.read += len(invoice_ids)
+        return await super().snapshots(account, invoice_ids)
+
+
+async def first_created(client: httpx.AsyncClient) -> str:
+    listed = (await client.get("/_sandbox/accounts/shop/invoices")).json()["invoices"]
+    return next(invoice["id"] for invoice in listed if invoice["status"] == "created")
+
+
+async def test_a_worker_does_not_read_again_the_snapshots_it_knows(
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], redis_url: str
+) -> None:
+    _, client = sandbox_http
+    redis = Redis.from_url(redis_url)
+    eventlog = CountingEventLog(redis)
+    sources = SourceCache()
+    async with aiohttp.ClientSession() as unused:
+
+        async def sync() -> tuple[int, int]:
+            eventlog.read = 0
+            report, _ = await run_sync(
+                ACCOUNT, sender(client), Sessions(unused), eventlog, baseline_done=True, sources=sources
+            )
+            assert (report.status, report.records) == ("ok", 250)
+            return report.events, eventlog.read
+
+        assert await sync() == (250, 250)
+        assert await sync() == (0, 0)
+        invoice_id = await first_created(client)
+        (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
+        assert await sync() == (1, 1)
+        assert await sync() == (0, 0)
+        # Another process's cache starts empty and reads everything once.
+        sources = SourceCache()
+        assert await sync() == (0, 250)
+    await redis.aclose()
+
+
+async def test_a_write_by_another_worker_makes_a_worker_read_the_snapshots_again(
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], redis_url: str
+) -> None:
+    """Worker A knows an invoice as `created`; worker B records it `canceled`; the provider sets it back to
+    exactly the bytes A knows. A must not trust what it knows: the change back is an event."""
+    _, client = sandbox_http
+    redis = Redis.from_url(redis_url)
+    bodies: list[bytes] = []
+    send = sender(client)
+
+    async def recording(request: HttpRequest) -> HttpResponse:
+        response = await send(request)
+        bodies.append(response.body)
+        return response
+
+    worker_a, worker_b = SourceCache(), SourceCache()
+    async with aiohttp.ClientSession() as unused:
+
+        async def sync(sources: SourceCache) -> int:
+            report, _ = await run_sync(
+                ACCOUNT, recording, Sessions(unused), EventLog(redis), baseline_done=True, sources=sources
+            )
+            assert report.status == "ok"
+            return report.events
+
+        assert await sync(worker_a) == 250
+        first_listing = list(bodies)
+        invoice_id = await first_created(client)
+        actions = f"/_sandbox/accounts/shop/invoices/{invoice_id}"
+        (await client.post(f"{actions}/set_status", json={"status": "canceled"})).raise_for_status()
+        assert await sync(worker_b) == 1
+        (await client.post(f"{actions}/set_status", json={"status": "created"})).raise_for_status()
+        bodies.clear()
+        assert await sync(worker_a) == 1
+        assert bodies == first_listing  # the precondition: the listing is byte for byte what A saw first
+    logged, _ = await EventLog(redis).page(after=None, limit=1000)
+    assert [json.loads(e.body)["data"]["previous_status"] for e in logged[-2:]] == ["pending", "canceled"]
     await redis.aclose()
