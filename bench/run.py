@@ -139,36 +139,46 @@ def table(data: dict[str, Any], quick: bool) -> str:
 
 
 ANALYSIS = """
-## What bounds the figures (profiles taken with py-spy and cProfile on this machine)
+## What bounds the figures (profiles taken with py-spy on this machine)
 
 The machine is a 2-core VM shared by every process of a scenario: the relay, its Redis, the provider
-sandbox (a Python process too), the load generator and the sink. The same code measured minutes apart
-varies by up to ~70% (an A/B of one commit against its parent, alternated, gave 0.72/1.26 s and
-1.28/0.79 s for the same 20k re-sync). `bench/results/latest.json` keeps every sample beside the medians;
-the ranges below are across the full and partial runs of the last session.
+sandbox (a Python process too), the load generator and the sink. It is noisy: in the full run above the
+*bare* endpoint's p99 at 2,000 req/s was 81-202 ms, against 3.5-10 ms in quiet rounds minutes earlier, and
+the raw delivery ceiling ranged from 4,214/s to 6,564/s across the day's runs. `bench/results/latest.json`
+keeps every sample beside the medians; the ranges below are across the runs of the session that wrote this.
 
-- **Ingest** (44-57% of the bare endpoint; p99 at 2,000 req/s 7-9 ms in quiet rounds, 100-330 ms in
-  others). The callback path is a plain ASGI endpoint (a Starlette request/response function cost more
-  than the handler's own work); verifying a CryptoCloud JWT takes ~12 us, and the rest of the ~160 us per
-  request is uvicorn, Starlette's routing and middleware, and the Redis write, which concurrent callbacks
-  share (one `ZADD` per batch). The open-loop generator and the server compete for the same two cores,
-  and latency counts from each request's scheduled send time.
-- **Sync** (unchanged 100k re-sync 2.8-5.4 s, 2.4-3.7x the raw fetch; 82 MB peak RSS). Each page is
-  parsed (msgspec, exact decimals), each record digested and compared with its stored snapshot (one HMGET
-  per page); records identical to their snapshot's source are not translated at all, and the next page is
-  fetched while the current one is compared. What remains is JSON parsing of ~1.5 KB records, re-encoding
-  each record for its digest, and the per-page Redis round trips. Next step: digest each record's bytes
-  straight from the page (msgspec `Raw`) and parse only the changed ones.
-- **Delivery** (1,950-2,580/s from one worker, 35-47% of a raw aiohttp POST loop at the same concurrency).
-  The aiohttp request is most of a delivery's cost (the raw loop pays it too), then signing, the batched
-  claim and outcome scripts in Redis, and the bookkeeping, on one core while the sink and Redis share the
-  other. Tried without a measurable gain: not waiting for the outcome write before the next attempt.
-- **End to end** (p95 158-260 ms with one worker, 113 ms with two; nothing ever missing). Every callback
-  makes the relay re-read its account's whole list (providers offer no "changed since" listing), and in
-  this scenario each account's list grows by 50 invoices a second: at 30 s a sync reads 1,500 records.
-  The worker spends ~60% of its time in syncs, and the sandbox renders every list again. Tried and
-  reverted: running the next sync inside the same job when a trigger arrived (p95 got worse, 355 ms:
-  under saturation the scheduling hops batch triggers usefully).
+- **Ingest** (52-55% of the bare endpoint). The callback path is a plain ASGI endpoint; verifying a
+  CryptoCloud JWT takes ~12 us, and the rest of the ~160 us per request is uvicorn, Starlette's routing and
+  middleware, and the Redis write that concurrent callbacks share (one `ZADD` per batch). Latency at a fixed
+  2,000 req/s is set by the machine's stalls more than by the relay: p99 5-55 ms in quiet rounds against
+  3.6-10.5 ms for the bare endpoint, and 38-155 ms in the full run above, where the bare endpoint itself had
+  81-202 ms. The web process freezes its start-up objects out of the garbage collector (`gc.freeze()`):
+  alternated A/B, p99 13-73 ms with it (7 rounds) against 37-478 ms without (4 rounds).
+- **Sync** (unchanged 100k re-sync 2.8-3.3 s, 1.9x the raw fetch; 110 MB peak RSS). Pages are read
+  shallowly: each record stays its exact bytes (msgspec `Raw`), the ids of a whole page are read in one
+  pass, each record's bytes are digested (SHA-256, 30% faster here than BLAKE2b) and compared with its
+  snapshot's source digest; only records that differ are parsed and translated. Each worker also keeps the
+  source digests of the snapshots it has read or written, trusted while the account's snapshot stamp is
+  the one its own last commit set, so an unchanged re-sync by the same worker reads no snapshots at all
+  (the RSS grew from 82 MB by those ~100k digests). What remains is the raw fetch itself, scanning the JSON
+  and hashing ~1.3 KB per record.
+- **Delivery** (2,874-4,582/s from one worker across the day's runs; 65-69% of a raw aiohttp POST loop
+  in the bench runs). Deliveries go through a small HTTP/1.1 client (`workers/webhook_client.py`,
+  httptools) instead of aiohttp: worker CPU for 20,000 deliveries fell from 6.4 s to 3.2 s. During the
+  run both cores are busy (vmstat: 3-8% idle) with the worker, the sink, Redis and the harness; doubling
+  the lane width (128) gave nothing more, so it is not latency-bound. Per outcome Redis spends ~45 us in
+  the record script (JSON decode and encode of the delivery record). Tried without a measurable gain: not
+  waiting for the outcome write before the next attempt (last session).
+- **End to end** (30 s runs: p95 90-137 ms with one worker, nothing ever missing). Every callback makes the
+  relay re-read its account's whole list (providers offer no "changed since" listing), and each account's
+  list grows by 50 invoices a second: at 30 s a sync reads 1,500 records, ~30 times a second per account.
+  The worker runs at ~85% of a core (per-record work: reading, ids, digests; then per-sync Redis round
+  trips and arq's job hops), while the load driver (22%), the sandbox (20%), Redis (14%), the web process
+  (14%) and the receipts sink (5%) share the rest. Latency grows with list length (per 300 callbacks, the
+  median went from 25 ms at the start to 64-78 ms at the end). Measuring starts after a warm-up change per
+  account (the worker's start-up second used to show as a 400-650 ms first 0.5 s). Two workers do not help
+  here: each sync lands on either worker, so neither keeps its snapshot digests (p95 96-174 ms). Tried and
+  reverted: running the next sync inside the same job when a trigger arrived (p95 got worse).
 """
 
 
