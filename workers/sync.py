@@ -28,7 +28,7 @@ from service.account_state import AUTH_FAILED, ERROR, OK, SyncReport
 from service.eventlog import EventLog, PendingChange
 from service.metrics import EVENTS, INVOICES_CHANGED, INVOICES_READ, RECORDS_SKIPPED, SYNC_SECONDS, SYNCS
 from workers.sessions import Sessions
-from workers.source_cache import AccountSources, SourceCache
+from workers.source_cache import AccountSources, SourceCache, bytes_hash
 
 log = structlog.get_logger("relay.sync")
 
@@ -115,29 +115,32 @@ async def record_chunk(
     A record whose source digest equals its snapshot's is byte for byte what the snapshot was made from:
     it is neither parsed (pagers hand records out as their text, `RawRecord`, whose id is read without
     parsing the rest) nor translated. On a re-sync that is nearly every record. Snapshots this worker
-    already knows (`known`, see `workers.source_cache`) are not even read again.
+    already knows unchanged (`known`, see `workers.source_cache`) are not even digested or read again.
     """
     counts.records += len(records)
-    context = translation_context(account)
-    digests = known.digests
+    hashes = known.hashes
     unknown = []
     for record in records:
         record_id = provider.record_id(record)
-        source = source_digest(context, record)
-        if source and record_id is not None and digests.get(record_id) == source:
+        hashed = bytes_hash(record)
+        if hashed is not None and record_id is not None and hashes.get(record_id) == hashed:
             continue
-        unknown.append((record, record_id, source))
+        unknown.append((record, record_id, hashed))
     if not unknown:
         return
     lookup = [record_id for _, record_id, _ in unknown if record_id is not None]
     stored = dict(zip(lookup, await eventlog.snapshots(account.name, lookup), strict=True))
+    context = translation_context(account)
     observed_at = datetime.now(UTC)
-    read: dict[str, str] = {}
+    read: dict[str, int] = {}
+    committed: dict[str, int | None] = {}
     pending = []
-    for record, record_id, source in unknown:
+    for record, record_id, hashed in unknown:
+        source = source_digest(context, record)
         expected = stored.get(record_id, "") if record_id is not None else ""
         if record_id is not None and expected and source and Snapshot.source_of(expected) == source:
-            read[record_id] = source
+            if hashed is not None:
+                read[record_id] = hashed
             continue
         previous = Snapshot.decode(expected) if expected else None
         try:
@@ -157,9 +160,10 @@ async def record_chunk(
         if change.event is not None:
             log.debug("invoice_changed", invoice=invoice.key, event_id=change.event.id, type=change.event.type)
         pending.append(PendingChange(invoice.invoice_id, expected, change))
+        committed[invoice.invoice_id] = hashed if source else None
     stamp = uuid.uuid4().hex
     result = await eventlog.commit(account.name, pending, stamp)
-    known.settle(read, {p.invoice_id: p.change.snapshot.source for p in pending}, result, stamp)
+    known.settle(read, committed, result, stamp)
     for event_type in result.types:
         EVENTS.labels(event_type).inc()
     counts.changes += result.written

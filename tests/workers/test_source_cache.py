@@ -1,5 +1,5 @@
-"""The worker's cache of snapshot source digests: trusted only while the account's snapshot stamp is the
-one this worker last set or saw."""
+"""The worker's cache of what its snapshots were made from: trusted only while the account's snapshot stamp
+is the one this worker last set or saw."""
 
 from __future__ import annotations
 
@@ -10,59 +10,72 @@ from redis.asyncio import Redis
 
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
+from contracts.records import loads_records
 from service.eventlog import CommitResult, EventLog, PendingChange
-from workers.source_cache import SourceCache
+from workers.source_cache import SourceCache, bytes_hash
 
 
 def test_what_a_worker_learned_is_kept_while_only_it_writes() -> None:
     cache = SourceCache()
     known = cache.open("shop", "s0")
-    known.settle({"a": "d-a"}, {"b": "d-b"}, CommitResult(1, 1, 0, previous_stamp="s0"), "s1")
-    assert (known.valid, known.stamp, known.digests) == (True, "s1", {"a": "d-a", "b": "d-b"})
-    known.settle({"c": "d-c"}, {}, CommitResult(0, 0, 0), "unused")  # nothing committed: the stamp stays
+    known.settle({"a": 1}, {"b": 2}, CommitResult(1, 1, 0, previous_stamp="s0"), "s1")
+    assert (known.valid, known.stamp, known.hashes) == (True, "s1", {"a": 1, "b": 2})
+    known.settle({"c": 3}, {}, CommitResult(0, 0, 0), "unused")  # nothing committed: the stamp stays
     assert known.stamp == "s1"
     again = cache.open("shop", "s1")
     assert again is known
-    assert again.digests == {"a": "d-a", "b": "d-b", "c": "d-c"}
+    assert again.hashes == {"a": 1, "b": 2, "c": 3}
 
 
 def test_another_writer_between_syncs_empties_it() -> None:
     cache = SourceCache()
     known = cache.open("shop", "s0")
-    known.settle({"a": "d-a"}, {}, CommitResult(0, 0, 0), "unused")
+    known.settle({"a": 1}, {}, CommitResult(0, 0, 0), "unused")
     fresh = cache.open("shop", "someone-else")
     assert fresh is not known
-    assert fresh.digests == {}
+    assert fresh.hashes == {}
 
 
 def test_another_writer_during_a_sync_empties_it_for_the_rest_of_the_sync() -> None:
     known = SourceCache().open("shop", "s0")
-    known.settle({"a": "d-a"}, {}, CommitResult(0, 0, 0), "unused")
-    known.settle({"b": "d-b"}, {"c": "d-c"}, CommitResult(1, 1, 0, previous_stamp="someone-else"), "s1")
-    assert (known.valid, known.digests) == (False, {})
-    known.settle({"d": "d-d"}, {}, CommitResult(0, 0, 0), "unused")
-    assert known.digests == {}
+    known.settle({"a": 1}, {}, CommitResult(0, 0, 0), "unused")
+    known.settle({"b": 2}, {"c": 3}, CommitResult(1, 1, 0, previous_stamp="someone-else"), "s1")
+    assert (known.valid, known.hashes) == (False, {})
+    known.settle({"d": 4}, {}, CommitResult(0, 0, 0), "unused")
+    assert known.hashes == {}
+
+
+def test_a_committed_record_without_a_hash_is_forgotten() -> None:
+    known = SourceCache().open("shop", "s0")
+    known.settle({"a": 1, "b": 2}, {"a": None}, CommitResult(1, 1, 0, previous_stamp="s0"), "s1")
+    assert known.hashes == {"b": 2}
+
+
+def test_the_hash_is_of_the_record_bytes_as_received() -> None:
+    [first, second, same_as_first] = loads_records(b'[{"id": 1}, {"id": 2}, {"id": 1}]')
+    assert bytes_hash(first) == bytes_hash(same_as_first) != bytes_hash(second)
+    assert bytes_hash({"id": 1}) is None  # not raw bytes: never cached
 
 
 def test_a_conflict_empties_it() -> None:
     known = SourceCache().open("shop", "s0")
-    known.settle({}, {"a": "d-a", "b": "d-b"}, CommitResult(1, 1, 1, previous_stamp="s0"), "s1")
-    assert (known.valid, known.digests) == (False, {})
+    known.settle({}, {"a": 1, "b": 2}, CommitResult(1, 1, 1, previous_stamp="s0"), "s1")
+    assert (known.valid, known.hashes) == (False, {})
 
 
 def test_size_is_bounded_by_dropping_the_account_synced_longest_ago() -> None:
     cache = SourceCache(max_entries=3)
     old = cache.open("old", "s")
-    old.settle({"a": "1", "b": "2"}, {}, CommitResult(0, 0, 0), "unused")
+    old.settle({"a": 1, "b": 2}, {}, CommitResult(0, 0, 0), "unused")
     new = cache.open("new", "s")
-    new.settle({"c": "3", "d": "4"}, {}, CommitResult(0, 0, 0), "unused")
+    new.settle({"c": 3, "d": 4}, {}, CommitResult(0, 0, 0), "unused")
     cache.open("new", "s")
     assert not old.valid
-    assert cache.open("old", "s").digests == {}
+    assert cache.open("old", "s").hashes == {}
     assert cache.open("new", "s") is new
     huge = cache.open("huge", "s")
-    huge.settle({str(n): "x" for n in range(4)}, {}, CommitResult(0, 0, 0), "unused")
-    assert (huge.valid, huge.digests) == (False, {})
+    huge.settle({str(n): n for n in range(4)}, {}, CommitResult(0, 0, 0), "unused")
+    assert (huge.valid, huge.hashes) == (False, {})
 
 
 async def test_a_commit_that_writes_replaces_the_account_stamp_and_returns_the_one_before(redis_url: str) -> None:
