@@ -94,7 +94,7 @@ def table(data: dict[str, Any], quick: bool) -> str:
         ratio = r["rps"] / r["ceiling_rps"]
         rows.append(
             f"| ingest: signed CryptoCloud postbacks, one web process ({r['generator']}) | {r['rps']:.0f} req/s | "
-            f"{r['ceiling_rps']:.0f} req/s (bare Starlette) | {ratio:.0%} | >= 50% | {'yes' if ratio >= 0.5 else 'no'} |"
+            f"{r['ceiling_rps']:.0f} req/s (bare Starlette) | {ratio:.1%} | >= 50% | {'yes' if ratio >= 0.5 else 'no'} |"
         )
         rows.append(
             f"| ingest latency at 2,000 req/s | p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms | "
@@ -124,7 +124,7 @@ def table(data: dict[str, Any], quick: bool) -> str:
         met = r["rps"] >= 3000 and ratio >= 0.4
         rows.append(
             f"| delivery: {r['events']:,} events, one worker process, concurrency {r['concurrency']} | "
-            f"{r['rps']:.0f} /s | {r['ceiling_rps']:.0f} /s (raw aiohttp POST loop) | {ratio:.0%} | "
+            f"{r['rps']:.0f} /s | {r['ceiling_rps']:.0f} /s (raw aiohttp POST loop) | {ratio:.1%} | "
             f">= 3,000/s and >= 40% | {'yes' if met else 'no'} |"
         )
     if "e2e" in data:
@@ -142,43 +142,41 @@ ANALYSIS = """
 ## What bounds the figures (profiles taken with py-spy on this machine)
 
 The machine is a 2-core VM shared by every process of a scenario: the relay, its Redis, the provider
-sandbox (a Python process too), the load generator and the sink. It is noisy: in the full run above the
-*bare* endpoint's p99 at 2,000 req/s was 81-202 ms, against 3.5-10 ms in quiet rounds minutes earlier, and
-the raw delivery ceiling ranged from 4,214/s to 6,564/s across the day's runs. `bench/results/latest.json`
-keeps every sample beside the medians; the ranges below are across the runs of the session that wrote this.
+sandbox (a Python process too), the load generator and the sink, and it is noisy. Three full runs of the
+same code within an hour gave: ingest 55%, 42% and 49.5% of the bare endpoint; the bare endpoint's own
+p99 at 2,000 req/s 99 ms, 111 ms and 2.2 ms; delivery 2,897/s, 2,670/s and 3,203/s against ceilings of
+4,214/s, 4,540/s and 4,429/s; end-to-end p95 132.5 ms, 128.6 ms and 61.1 ms. The table above is the last
+of them. `bench/results/latest.json` keeps every sample beside the medians.
 
-- **Ingest** (52-55% of the bare endpoint). The callback path is a plain ASGI endpoint; verifying a
-  CryptoCloud JWT takes ~12 us, and the rest of the ~160 us per request is uvicorn, Starlette's routing and
-  middleware, and the Redis write that concurrent callbacks share (one `ZADD` per batch). Latency at a fixed
-  2,000 req/s is set by the machine's stalls more than by the relay: p99 5-55 ms in quiet rounds against
-  3.6-10.5 ms for the bare endpoint, and 38-155 ms in the full run above, where the bare endpoint itself had
-  81-202 ms. The web process freezes its start-up objects out of the garbage collector (`gc.freeze()`):
-  alternated A/B, p99 13-73 ms with it (7 rounds) against 37-478 ms without (4 rounds).
-- **Sync** (unchanged 100k re-sync 2.8-3.3 s, 1.9x the raw fetch; 110 MB peak RSS). Pages are read
+- **Ingest** (42-57% of the bare endpoint per round). The callback path is a plain ASGI endpoint; verifying
+  a CryptoCloud JWT takes ~12 us, and the rest of the ~160 us per request is uvicorn, Starlette's routing
+  and middleware, and the Redis write that concurrent callbacks share (one `ZADD` per batch): the handler's
+  own work is about a tenth of a request. Latency at a fixed 2,000 req/s follows the machine: p99 3.5-4.9 ms
+  in quiet rounds (bare: 2.0-2.2 ms), tens of ms when the bare endpoint itself stalls. The web process
+  freezes its start-up objects out of the garbage collector (`gc.freeze()`): alternated A/B, p99 13-73 ms
+  with it (7 rounds) against 37-478 ms without (4 rounds) in a noisy hour.
+- **Sync** (unchanged 100k re-sync 2.1-3.3 s, 1.4-1.9x the raw fetch; ~105 MB peak RSS). Pages are read
   shallowly: each record stays its exact bytes (msgspec `Raw`), the ids of a whole page are read in one
-  pass, each record's bytes are digested (SHA-256, 30% faster here than BLAKE2b) and compared with its
-  snapshot's source digest; only records that differ are parsed and translated. Each worker also keeps the
-  source digests of the snapshots it has read or written, trusted while the account's snapshot stamp is
-  the one its own last commit set, so an unchanged re-sync by the same worker reads no snapshots at all
-  (the RSS grew from 82 MB by those ~100k digests). What remains is the raw fetch itself, scanning the JSON
-  and hashing ~1.3 KB per record.
-- **Delivery** (2,874-4,582/s from one worker across the day's runs; 65-69% of a raw aiohttp POST loop
-  in the bench runs). Deliveries go through a small HTTP/1.1 client (`workers/webhook_client.py`,
-  httptools) instead of aiohttp: worker CPU for 20,000 deliveries fell from 6.4 s to 3.2 s. During the
-  run both cores are busy (vmstat: 3-8% idle) with the worker, the sink, Redis and the harness; doubling
-  the lane width (128) gave nothing more, so it is not latency-bound. Per outcome Redis spends ~45 us in
-  the record script (JSON decode and encode of the delivery record). Tried without a measurable gain: not
-  waiting for the outcome write before the next attempt (last session).
-- **End to end** (30 s runs: p95 90-137 ms with one worker, nothing ever missing). Every callback makes the
-  relay re-read its account's whole list (providers offer no "changed since" listing), and each account's
-  list grows by 50 invoices a second: at 30 s a sync reads 1,500 records, ~30 times a second per account.
-  The worker runs at ~85% of a core (per-record work: reading, ids, digests; then per-sync Redis round
-  trips and arq's job hops), while the load driver (22%), the sandbox (20%), Redis (14%), the web process
-  (14%) and the receipts sink (5%) share the rest. Latency grows with list length (per 300 callbacks, the
-  median went from 25 ms at the start to 64-78 ms at the end). Measuring starts after a warm-up change per
-  account (the worker's start-up second used to show as a 400-650 ms first 0.5 s). Two workers do not help
-  here: each sync lands on either worker, so neither keeps its snapshot digests (p95 96-174 ms). Tried and
-  reverted: running the next sync inside the same job when a trigger arrived (p95 got worse).
+  pass, and a record is parsed and translated only when its SHA-256 source digest differs from its
+  snapshot's. Each worker also remembers a 64-bit hash of the bytes each known snapshot was made from,
+  trusted while the account's snapshot stamp is the one its own last commit set: a re-sync by the same
+  worker neither digests nor reads unchanged invoices again (that memory is most of the RSS growth from
+  82 MB). What remains is the raw fetch itself and scanning and hashing ~1.3 KB per record.
+- **Delivery** (2,670-3,873/s from one worker across the day's full and quick runs, 59-80% of a raw
+  aiohttp POST loop). Deliveries go through a small HTTP/1.1 client (`workers/webhook_client.py`, httptools) instead of
+  aiohttp: worker CPU for 20,000 deliveries fell from 6.4 s to 3.2 s. During a run both cores are busy
+  (vmstat: 3-8% idle) with the worker, the sink, Redis and the harness; a lane width of 128 instead of 64
+  gave nothing more, so it is CPU-bound, not latency-bound. Redis spends ~45 us per outcome in the record
+  script (decoding and encoding the delivery record's JSON), the largest cost left outside the worker.
+- **End to end** (30 s runs of the final code: p95 61-129 ms, 67-93 ms in the quieter ones; nothing ever
+  missing). Every callback makes the relay re-read its account's whole list (providers offer no "changed
+  since" listing), and each account's list grows by 50 invoices a second: at 30 s a sync reads 1,500
+  records, many times a second per account. Before the per-worker record hashes the worker ran at ~85% of
+  a core, beside the load driver (22%), the sandbox (20%), Redis (14%), the web process (14%) and the
+  receipts sink (5%). Measuring starts after one warm-up change per account (the worker's start-up second
+  used to show as 400-650 ms latencies in the first half second). Two workers do not help here: each
+  sync lands on either worker, so neither keeps its record hashes. Tried and reverted: running the next
+  sync inside the same job when a trigger arrived (p95 got worse).
 """
 
 
