@@ -163,8 +163,8 @@ of them. `bench/results/latest.json` keeps every sample beside the medians.
   worker neither digests nor reads unchanged invoices again (that memory is most of the RSS growth from
   82 MB). What remains is the raw fetch itself and scanning and hashing ~1.3 KB per record.
 - **Delivery** (2,670-3,873/s from one worker across the day's full and quick runs, 59-80% of a raw
-  aiohttp POST loop). Deliveries go through a small HTTP/1.1 client (`workers/webhook_client.py`, httptools) instead of
-  aiohttp: worker CPU for 20,000 deliveries fell from 6.4 s to 3.2 s. During a run both cores are busy
+  aiohttp POST loop). Deliveries go through a small HTTP/1.1 client (`workers/webhook_client.py`,
+  httptools) instead of aiohttp: worker CPU for 20,000 deliveries fell from 6.4 s to 3.2 s. During a run both cores are busy
   (vmstat: 3-8% idle) with the worker, the sink, Redis and the harness; a lane width of 128 instead of 64
   gave nothing more, so it is CPU-bound, not latency-bound. Redis spends ~45 us per outcome in the record
   script (decoding and encoding the delivery record's JSON), the largest cost left outside the worker.
