@@ -85,103 +85,84 @@ async def fetch_page(pager: Pager, request: HttpRequest, send: Sender) -> list[o
 CHUNK = 200
 
 
-async def record_page(
-    eventlog: EventLog,
-    account: Account,
-    provider: Provider,
-    records: list[object],
-    *,
-    silent: bool,
-    counts: SyncCounts,
-    known: AccountSources,
-) -> None:
-    for start in range(0, len(records), CHUNK):
-        chunk = records[start : start + CHUNK]
-        await record_chunk(eventlog, account, provider, chunk, silent=silent, counts=counts, known=known)
+@dataclass
+class Recorder:
+    """Compares one sync's records with their stored snapshots and commits the changes, counting as it goes."""
 
+    eventlog: EventLog
+    account: Account
+    provider: Provider
+    silent: bool
+    known: AccountSources
+    counts: SyncCounts
 
-async def record_chunk(
-    eventlog: EventLog,
-    account: Account,
-    provider: Provider,
-    records: list[object],
-    *,
-    silent: bool,
-    counts: SyncCounts,
-    known: AccountSources,
-) -> None:
-    """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
+    async def page(self, records: list[object]) -> None:
+        for start in range(0, len(records), CHUNK):
+            await self.chunk(records[start : start + CHUNK])
 
-    A record whose source digest equals its snapshot's is byte for byte what the snapshot was made from:
-    it is neither parsed (pagers hand records out as their text, `RawRecord`, whose id is read without
-    parsing the rest) nor translated. On a re-sync that is nearly every record. Snapshots this worker
-    already knows unchanged (`known`, see `workers.source_cache`) are not even digested or read again.
-    """
-    counts.records += len(records)
-    hashes = known.hashes
-    unknown = []
-    for record in records:
-        record_id = provider.record_id(record)
-        hashed = bytes_hash(record)
-        if hashed is not None and record_id is not None and hashes.get(record_id) == hashed:
-            continue
-        unknown.append((record, record_id, hashed))
-    if not unknown:
-        return
-    lookup = [record_id for _, record_id, _ in unknown if record_id is not None]
-    stored = dict(zip(lookup, await eventlog.snapshots(account.name, lookup), strict=True))
-    context = translation_context(account)
-    observed_at = datetime.now(UTC)
-    read: dict[str, int] = {}
-    committed: dict[str, int | None] = {}
-    pending = []
-    for record, record_id, hashed in unknown:
-        source = source_digest(context, record)
-        expected = stored.get(record_id, "") if record_id is not None else ""
-        if record_id is not None and expected and source and Snapshot.source_of(expected) == source:
-            if hashed is not None:
-                read[record_id] = hashed
-            continue
-        previous = Snapshot.decode(expected) if expected else None
-        try:
-            invoice = provider.translate(account, record)
-        except RecordError as exc:
-            counts.skipped += 1
-            log.warning("record_skipped", field=exc.field, record_id=exc.record_id, error=str(exc))
-            continue
-        if invoice.invoice_id != record_id:  # a provider module whose record_id disagrees: stay correct
-            expected = (await eventlog.snapshots(account.name, [invoice.invoice_id]))[0]
+    async def chunk(self, records: list[object]) -> None:
+        """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
+
+        A record whose source digest equals its snapshot's is byte for byte what the snapshot was made
+        from: it is neither parsed (pagers hand records out as their text, `RawRecord`, whose id is read
+        without parsing the rest) nor translated. On a re-sync that is nearly every record. Records this
+        worker already knows unchanged (`known`, see `workers.source_cache`) are not even digested or read.
+        """
+        self.counts.records += len(records)
+        hashes = self.known.hashes
+        unknown = []
+        for record in records:
+            record_id = self.provider.record_id(record)
+            hashed = bytes_hash(record)
+            if hashed is not None and record_id is not None and hashes.get(record_id) == hashed:
+                continue
+            unknown.append((record, record_id, hashed))
+        if not unknown:
+            return
+        lookup = [record_id for _, record_id, _ in unknown if record_id is not None]
+        stored = dict(zip(lookup, await self.eventlog.snapshots(self.account.name, lookup), strict=True))
+        context = translation_context(self.account)
+        observed_at = datetime.now(UTC)
+        read: dict[str, int] = {}
+        committed: dict[str, int | None] = {}
+        pending = []
+        for record, record_id, hashed in unknown:
+            source = source_digest(context, record)
+            expected = stored.get(record_id, "") if record_id is not None else ""
+            if record_id is not None and expected and source and Snapshot.source_of(expected) == source:
+                if hashed is not None:
+                    read[record_id] = hashed
+                continue
             previous = Snapshot.decode(expected) if expected else None
-        change = detect_change(previous, invoice, observed_at=observed_at, silent=silent, source=source)
-        if change is None:
-            continue
-        if invoice.status is Status.UNKNOWN:
-            log.warning("unknown_provider_status", invoice=invoice.key, provider_status=invoice.provider_status)
-        if change.event is not None:
-            log.debug("invoice_changed", invoice=invoice.key, event_id=change.event.id, type=change.event.type)
-        pending.append(PendingChange(invoice.invoice_id, expected, change))
-        committed[invoice.invoice_id] = hashed if source else None
-    stamp = uuid.uuid4().hex
-    result = await eventlog.commit(account.name, pending, stamp)
-    known.settle(read, committed, result, stamp)
-    for event_type in result.types:
-        EVENTS.labels(event_type).inc()
-    counts.changes += result.written
-    counts.events += result.logged
-    counts.conflicts += result.conflicts
+            try:
+                invoice = self.provider.translate(self.account, record)
+            except RecordError as exc:
+                self.counts.skipped += 1
+                log.warning("record_skipped", field=exc.field, record_id=exc.record_id, error=str(exc))
+                continue
+            if invoice.invoice_id != record_id:  # a provider module whose record_id disagrees: stay correct
+                expected = (await self.eventlog.snapshots(self.account.name, [invoice.invoice_id]))[0]
+                previous = Snapshot.decode(expected) if expected else None
+            change = detect_change(previous, invoice, observed_at=observed_at, silent=self.silent, source=source)
+            if change is None:
+                continue
+            if invoice.status is Status.UNKNOWN:
+                log.warning("unknown_provider_status", invoice=invoice.key, provider_status=invoice.provider_status)
+            if change.event is not None:
+                log.debug("invoice_changed", invoice=invoice.key, event_id=change.event.id, type=change.event.type)
+            pending.append(PendingChange(invoice.invoice_id, expected, change))
+            committed[invoice.invoice_id] = hashed if source else None
+        stamp = uuid.uuid4().hex
+        result = await self.eventlog.commit(self.account.name, pending, stamp)
+        self.known.settle(read, committed, result, stamp)
+        for event_type in result.types:
+            EVENTS.labels(event_type).inc()
+        self.counts.changes += result.written
+        self.counts.events += result.logged
+        self.counts.conflicts += result.conflicts
 
 
-async def read_pages(
-    pager: Pager,
-    send: Sender,
-    eventlog: EventLog,
-    account: Account,
-    provider: Provider,
-    *,
-    silent: bool,
-    counts: SyncCounts,
-    known: AccountSources,
-) -> None:
+async def read_pages(pager: Pager, send: Sender, recorder: Recorder) -> None:
     """Every page, each fetched while the one before it is compared and committed: the next request is
     known as soon as a page is parsed, so the provider's answer time overlaps the relay's own work."""
     request = pager.next_request()
@@ -189,10 +170,10 @@ async def read_pages(
     try:
         while fetching is not None:
             records = await fetching
-            counts.pages += 1
+            recorder.counts.pages += 1
             request = pager.next_request()
             fetching = asyncio.ensure_future(fetch_page(pager, request, send)) if request is not None else None
-            await record_page(eventlog, account, provider, records, silent=silent, counts=counts, known=known)
+            await recorder.page(records)
     finally:
         if fetching is not None and not fetching.done():
             fetching.cancel()
@@ -210,11 +191,12 @@ async def read_listing(
 ) -> None:
     provider = provider_for(account.provider)
     known = sources.open(account.name, await eventlog.snapshot_stamp(account.name))
+    recorder = Recorder(eventlog, account, provider, silent, known, counts)
     relogged = False
     while True:
         try:
             pager = provider.make_pager(account, datetime.now(UTC).date(), await sessions.token(account, provider))
-            await read_pages(pager, send, eventlog, account, provider, silent=silent, counts=counts, known=known)
+            await read_pages(pager, send, recorder)
             return
         except ProviderAuthFailed as exc:
             # A login session may simply have expired: log in again once, then believe the provider.
