@@ -4,14 +4,13 @@ is the one this worker last set or saw."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from redis.asyncio import Redis
 
 from contracts.changes import detect_change
-from contracts.model import Invoice, Status
 from contracts.records import loads_records
 from service.eventlog import CommitResult, EventLog, PendingChange
+from tests.service import support
 from workers.source_cache import SourceCache, bytes_hash
 
 
@@ -81,23 +80,14 @@ def test_size_is_bounded_by_dropping_the_account_synced_longest_ago() -> None:
 async def test_a_commit_that_writes_replaces_the_account_stamp_and_returns_the_one_before(redis_url: str) -> None:
     redis = Redis.from_url(redis_url)
     eventlog = EventLog(redis)
-    invoice = Invoice(
-        account="stamped",
-        provider="cryptocloud",
-        invoice_id="INV-1",
-        status=Status.PENDING,
-        provider_status="created",
-        amount=Decimal("1.00"),
-        amount_paid=None,
-        currency="USD",
-    )
+    invoice = support.invoice("stamped", 1)
     change = detect_change(None, invoice, observed_at=datetime.now(UTC))
     assert change is not None
     assert await eventlog.snapshot_stamp("stamped") == ""
-    first = await eventlog.commit("stamped", [PendingChange("INV-1", "", change)], "one")
+    first = await eventlog.commit("stamped", [PendingChange(invoice.invoice_id, "", change)], "one")
     assert (first.written, first.previous_stamp) == (1, "")
     assert await eventlog.snapshot_stamp("stamped") == "one"
-    conflict = await eventlog.commit("stamped", [PendingChange("INV-1", "", change)], "two")
+    conflict = await eventlog.commit("stamped", [PendingChange(invoice.invoice_id, "", change)], "two")
     assert (conflict.written, conflict.conflicts, conflict.previous_stamp) == (0, 1, "one")
     assert await eventlog.snapshot_stamp("stamped") == "one"  # nothing written: the stamp stays
     await redis.aclose()
