@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from bench.common import accounts_file, median, sink_count, start_sink, wait_count, worker
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
-from service.eventlog import EventLog, PendingChange
-from service.subscriptions import SubscriptionStore, new_subscription
+from service.state.eventlog import EventLog, PendingChange
+from service.state.subscriptions import SubscriptionStore, new_subscription
 from tests.support.procs import Valkey
-from workers.delivery import LANE_CONCURRENCY
+from workers.delivery.lanes import LANE_CONCURRENCY
 
 RAW = {"uuid": "INV-BENCH000", "status": "created", "amount": Decimal("100.00"), "note": "x" * 700}
 

@@ -84,7 +84,7 @@ def run(quick: bool = False) -> dict[str, object]:
             "RELAY_LOG_LEVEL": "WARNING",
         }
         for _ in range(rounds):
-            for name, app in (("", ["service.app:create_app", "--factory"]), ("ceiling_", ["bench.bare_app:app"])):
+            for name, app in (("", ["service.web.app:create_app", "--factory"]), ("ceiling_", ["bench.bare_app:app"])):
                 proc, url = serve(app, env)
                 try:
                     if generator == "wrk":

@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from service import check
-from service.deliveries import STATUSES
+from service.state.deliveries import STATUSES
 
 EXIT_OK = 0
 EXIT_REFUSED = 1

@@ -8,8 +8,8 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from redis.asyncio import Redis
 
-from service.keys import SUBSCRIPTIONS, SYNC_DUE, delivery_queue
-from service.redis_types import awaited, text
+from service.state.keys import SUBSCRIPTIONS, SYNC_DUE, delivery_queue
+from service.state.redis_types import awaited, text
 
 #: Account label for callbacks to names that are not configured: never the name itself (unbounded).
 UNKNOWN_ACCOUNT = "_unknown"

@@ -22,12 +22,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.config import load_settings
 from service.logging import configure_logging
-from workers.delivery import DeliveryPool
-from workers.deps import WorkerDeps
-from workers.dispatch import Dispatcher
-from workers.fanout import Fanout
-from workers.jobs import sync_account
-from workers.lease import now_ms
+from workers.bootstrap import WorkerDeps
+from workers.delivery.fanout import Fanout
+from workers.delivery.lanes import DeliveryPool
+from workers.sync.dispatch import Dispatcher
+from workers.sync.jobs import sync_account
+from workers.sync.lease import now_ms
 
 log = structlog.get_logger("relay.worker")
 

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from service import webhooks
-from service.keys import SYNC_DUE
+from service.state.keys import SYNC_DUE
+from service.web import webhooks
 from tests.service.conftest import ADMIN, CC_SECRET, NUDGE, SP_API_KEY, SP_WHSEC
 from tests.support.relay import Relay
 

@@ -24,11 +24,11 @@ from redis.asyncio import Redis
 
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
-from service.eventlog import EventLog, PendingChange
-from service.keys import SUBSCRIPTIONS
+from service.state.eventlog import EventLog, PendingChange
+from service.state.keys import SUBSCRIPTIONS
 from tests.support.subscriber import Answer, subscriber_server
-from workers.webhook_client import WebhookClient
-from workers.webhook_sender import send_event
+from workers.delivery.webhook_client import WebhookClient
+from workers.delivery.webhook_sender import send_event
 
 pytestmark = pytest.mark.fault
 

@@ -345,7 +345,7 @@ def test_access_log_redacts_the_nudge_token(redis_url: str) -> None:
     structlog's): with the access log on (uvicorn's default), it must be redacted too."""
     values = make_secrets()
     relay = Relay(redis_url, accounts_toml("http://127.0.0.1:9"), env=relay_env(values))
-    argv = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"]
+    argv = [sys.executable, "-m", "uvicorn", "service.web.app:create_app", "--factory"]
     web = Proc([*argv, "--host", "127.0.0.1", "--port", str(relay.port)], env=relay.env, name="web-access-log")
     try:
         web.start()

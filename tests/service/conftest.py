@@ -8,9 +8,9 @@ import pytest
 from redis.asyncio import Redis
 
 from contracts.accounts import Secret, parse_accounts
-from service.app import create_app
 from service.config import Settings
-from service.deps import WebDeps
+from service.web.app import create_app
+from service.web.deps import WebDeps
 
 ADMIN = "admin-token-for-tests"
 CC_SECRET = "cryptocloud-secret-key-0123456789-abcdef"

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
-from service.eventlog import EventLog, PendingChange
+from service.state.eventlog import EventLog, PendingChange
 
 
 def invoice(account: str, number: int, status: Status = Status.PENDING) -> Invoice:

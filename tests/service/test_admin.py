@@ -8,8 +8,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from service.account_state import OK, AccountStates, SyncReport
-from service.keys import SYNC_DUE
+from service.state.account_state import OK, AccountStates, SyncReport
+from service.state.keys import SYNC_DUE
 from tests.service.support import log_events
 
 

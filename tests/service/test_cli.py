@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
-from service.account_state import AUTH_FAILED, AccountStates, SyncReport
-from service.eventlog import EventLog, PendingChange
-from service.keys import SYNC_DUE
+from service.state.account_state import AUTH_FAILED, AccountStates, SyncReport
+from service.state.eventlog import EventLog, PendingChange
+from service.state.keys import SYNC_DUE
 from tests.support.procs import ROOT, free_port
 from tests.support.relay import ADMIN_TOKEN, Relay
 from tests.support.waiting import wait_until

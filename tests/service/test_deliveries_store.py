@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from service.deliveries import DELIVERED, FAILED, MAX_ATTEMPTS_KEPT, PENDING, Claimed, DeliveryStore, Outcome
-from service.keys import delivery_order, delivery_queue, delivery_records
-from service.subscriptions import SubscriptionStore, new_subscription
+from service.state.deliveries import DELIVERED, FAILED, MAX_ATTEMPTS_KEPT, PENDING, Claimed, DeliveryStore, Outcome
+from service.state.keys import delivery_order, delivery_queue, delivery_records
+from service.state.subscriptions import SubscriptionStore, new_subscription
 
 SUB = "sub_a"
 NOW = 1_800_000_000_000

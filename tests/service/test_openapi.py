@@ -42,11 +42,11 @@ from starlette.routing import Route
 
 from contracts.changes import detect_change
 from contracts.model import Status
-from service import openapi, subscriptions_api
-from service.app import create_app, routes
-from service.deliveries import DELIVERED, DeliveryStore, Outcome
-from service.deps import WebDeps
-from service.subscriptions import SubscriptionStore, new_subscription
+from service.state.deliveries import DELIVERED, DeliveryStore, Outcome
+from service.state.subscriptions import SubscriptionStore, new_subscription
+from service.web import openapi, subscriptions_api
+from service.web.app import create_app, routes
+from service.web.deps import WebDeps
 from tests.service.conftest import ACCOUNTS, ADMIN, make_settings
 from tests.service.support import invoice, log_events
 

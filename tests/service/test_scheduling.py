@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from service.keys import SYNC_DUE
-from service.scheduling import SyncSchedule
+from service.state.keys import SYNC_DUE
+from service.state.scheduling import SyncSchedule
 
 NOW = 1_800_000_000_000
 LEASE = 30_000

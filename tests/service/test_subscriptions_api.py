@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 
 from contracts.standard_webhooks import secret_key
 from contracts.times import format_time, parse_time
-from service.deliveries import DELIVERED, DeliveryStore, Outcome
-from service.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION, delivery_order, delivery_queue, delivery_records
-from service.subscriptions import ROTATION_OVERLAP, SubscriptionStore
+from service.state.deliveries import DELIVERED, DeliveryStore, Outcome
+from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION, delivery_order, delivery_queue, delivery_records
+from service.state.subscriptions import ROTATION_OVERLAP, SubscriptionStore
 from tests.service.conftest import app_client, make_settings
 from tests.service.support import log_events
 

@@ -4,8 +4,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from service.keys import SYNC_DUE
-from service.trigger_batch import TriggerBatcher
+from service.state.keys import SYNC_DUE
+from service.state.trigger_batch import TriggerBatcher
 from tests.support.procs import free_port
 
 

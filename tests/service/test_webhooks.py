@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 from standardwebhooks.webhooks import Webhook
 
-from service.keys import SYNC_DUE
+from service.state.keys import SYNC_DUE
 from tests.service.conftest import CC_SECRET, NUDGE, SP_API_KEY, SP_WHSEC, app_client, make_settings
 from tests.support.procs import free_port
 

@@ -89,7 +89,7 @@ class Relay:
         self.http = httpx.Client(base_url=self.url, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
 
     def start_web(self) -> Proc:
-        argv = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"]
+        argv = [sys.executable, "-m", "uvicorn", "service.web.app:create_app", "--factory"]
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
         self.web = Proc(argv, env=self.env, name="web").start()
         self.web.wait_http(f"{self.url}/healthz")

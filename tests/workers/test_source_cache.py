@@ -9,9 +9,9 @@ from redis.asyncio import Redis
 
 from contracts.changes import detect_change
 from contracts.records import loads_records
-from service.eventlog import CommitResult, EventLog, PendingChange
+from service.state.eventlog import CommitResult, EventLog, PendingChange
 from tests.service import support
-from workers.source_cache import SourceCache, bytes_hash
+from workers.sync.source_cache import SourceCache, bytes_hash
 
 
 def test_what_a_worker_learned_is_kept_while_only_it_writes() -> None:

@@ -19,10 +19,10 @@ from contracts.wire import HttpRequest, HttpResponse
 from sandbox.accounts import create_account
 from sandbox.app import create_app
 from sandbox.state import Sandbox
-from service.eventlog import EventLog
-from workers.sessions import Sessions
-from workers.source_cache import SourceCache
-from workers.sync import run_sync
+from service.state.eventlog import EventLog
+from workers.sync.run import run_sync
+from workers.sync.sessions import Sessions
+from workers.sync.source_cache import SourceCache
 
 KEYS = {"api_key": "cc-key-0123456789", "secret_key": "cc-secret-0123456789-abcdefghijklmnop"}
 

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from tests.support.waiting import await_until
-from workers.webhook_client import MAX_ANSWER_BYTES, DeliveryFailed, Target, WebhookClient
+from workers.delivery.webhook_client import MAX_ANSWER_BYTES, DeliveryFailed, Target, WebhookClient
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 

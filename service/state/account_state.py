@@ -11,8 +11,8 @@ from redis.asyncio import Redis
 
 from contracts.accounts import Account
 from contracts.times import format_time
-from service.keys import account_state, snapshots
-from service.redis_types import awaited, text
+from service.state.keys import account_state, snapshots
+from service.state.redis_types import awaited, text
 
 OK = "ok"
 AUTH_FAILED = "auth_failed"

@@ -8,17 +8,17 @@ import aiohttp
 from redis.asyncio import Redis
 
 from contracts.wire import HttpRequest, HttpResponse
-from service.account_state import AccountStates
 from service.config import Settings
-from service.deliveries import DeliveryStore
-from service.eventlog import EventLog
-from service.scheduling import SyncSchedule
-from service.subscriptions import SubscriptionStore
-from workers.provider_http import new_client, send
-from workers.sessions import Sessions
-from workers.source_cache import SourceCache
-from workers.subscription_cache import SubscriptionCache
-from workers.webhook_client import WebhookClient
+from service.state.account_state import AccountStates
+from service.state.deliveries import DeliveryStore
+from service.state.eventlog import EventLog
+from service.state.scheduling import SyncSchedule
+from service.state.subscriptions import SubscriptionStore
+from workers.delivery.subscription_cache import SubscriptionCache
+from workers.delivery.webhook_client import WebhookClient
+from workers.sync.provider_http import new_client, send
+from workers.sync.sessions import Sessions
+from workers.sync.source_cache import SourceCache
 
 
 @dataclass

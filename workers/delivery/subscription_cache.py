@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.subscriptions import Subscription, SubscriptionStore
+from service.state.subscriptions import Subscription, SubscriptionStore
 
 
 class SubscriptionCache:

@@ -9,11 +9,11 @@ from typing import Any
 import structlog
 
 from contracts.accounts import Account
-from service.account_state import AUTH_FAILED, OK, SyncReport
-from service.scheduling import Claim
-from workers.deps import WorkerDeps
-from workers.lease import LeaseHolder, LeaseLost, now_ms
-from workers.sync import run_sync
+from service.state.account_state import AUTH_FAILED, OK, SyncReport
+from service.state.scheduling import Claim
+from workers.bootstrap import WorkerDeps
+from workers.sync.lease import LeaseHolder, LeaseLost, now_ms
+from workers.sync.run import run_sync
 
 log = structlog.get_logger("relay.jobs")
 

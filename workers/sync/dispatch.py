@@ -13,8 +13,8 @@ import structlog
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from service.scheduling import SyncSchedule
-from workers.lease import now_ms
+from service.state.scheduling import SyncSchedule
+from workers.sync.lease import now_ms
 
 log = structlog.get_logger("relay.dispatch")
 

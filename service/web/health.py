@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service import metrics
-from service.responses import JSON
+from service.web.responses import JSON
 
 
 async def healthz(request: Request) -> Response:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from service.keys import SYNC_DUE, sync_lock
-from service.redis_types import text
+from service.state.keys import SYNC_DUE, sync_lock
+from service.state.redis_types import text
 
 _CLAIM = """
 local claimed = {}

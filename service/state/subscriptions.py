@@ -15,8 +15,8 @@ from redis.exceptions import WatchError
 from contracts.model import EVENT_TYPES
 from contracts.standard_webhooks import new_secret, secret_key
 from contracts.times import format_time, parse_time
-from service.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION
-from service.redis_types import awaited
+from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION
+from service.state.redis_types import awaited
 
 #: After a rotation the previous secret keeps signing beside the new one this long.
 ROTATION_OVERLAP = timedelta(hours=24)

@@ -19,8 +19,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from contracts.changes import Change
-from service.keys import EVENT_INDEX, EVENTS, snapshot_stamp, snapshots
-from service.redis_types import awaited, text
+from service.state.keys import EVENT_INDEX, EVENTS, snapshot_stamp, snapshots
+from service.state.redis_types import awaited, text
 
 _COMMIT = """
 local written, logged, conflicts = 0, 0, 0

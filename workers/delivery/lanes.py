@@ -19,16 +19,16 @@ import structlog
 from redis.exceptions import RedisError
 
 from contracts.times import format_time
-from service.coalesce import Coalescer
-from service.deliveries import DELIVERED, FAILED, PENDING, Claimed, DeliveryStore, Outcome
-from service.eventlog import EventLog
 from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
-from service.subscriptions import Subscription, SubscriptionStore
-from workers.lease import now_ms
-from workers.retry_plan import plan_next
-from workers.subscription_cache import SubscriptionCache
-from workers.webhook_client import WebhookClient
-from workers.webhook_sender import send_event
+from service.state.coalesce import Coalescer
+from service.state.deliveries import DELIVERED, FAILED, PENDING, Claimed, DeliveryStore, Outcome
+from service.state.eventlog import EventLog
+from service.state.subscriptions import Subscription, SubscriptionStore
+from workers.delivery.retry_plan import plan_next
+from workers.delivery.subscription_cache import SubscriptionCache
+from workers.delivery.webhook_client import WebhookClient
+from workers.delivery.webhook_sender import send_event
+from workers.sync.lease import now_ms
 
 log = structlog.get_logger("relay.delivery")
 

@@ -10,9 +10,9 @@ from functools import wraps
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.deps import WebDeps
-from service.eventlog import LoggedEvent
-from service.responses import JSON, error, raw_json
+from service.state.eventlog import LoggedEvent
+from service.web.deps import WebDeps
+from service.web.responses import JSON, error, raw_json
 
 Handler = Callable[[Request], Awaitable[Response]]
 

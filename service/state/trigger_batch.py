@@ -1,4 +1,4 @@
-"""Sync requests from callbacks, written to the schedule in coalesced batches (see `service.coalesce`).
+"""Sync requests from callbacks, written to the schedule in coalesced batches (see `service.state.coalesce`).
 
 Every callback needs its trigger durably written before it may answer 202; under load, redis-py's
 per-command cost, not the network, bounds the callback path, so concurrent callbacks share one `ZADD`.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from service.coalesce import Coalescer
-from service.keys import SYNC_DUE
+from service.state.coalesce import Coalescer
+from service.state.keys import SYNC_DUE
 
 
 class TriggerBatcher:

@@ -2,7 +2,7 @@
 
 The event log is read through a Redis consumer group, so each event is fanned out by one worker, and an
 event whose worker died before acknowledging it is claimed by another after `RECLAIM_IDLE_MS`. Creating a
-delivery is idempotent (see `service.deliveries`), so fanning an event out twice is harmless.
+delivery is idempotent (see `service.state.deliveries`), so fanning an event out twice is harmless.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from service.deliveries import DeliveryStore
-from service.keys import EVENTS, FANOUT_GROUP
-from service.redis_types import text
-from workers.delivery import DeliveryPool
-from workers.lease import now_ms
-from workers.subscription_cache import SubscriptionCache
+from service.state.deliveries import DeliveryStore
+from service.state.keys import EVENTS, FANOUT_GROUP
+from service.state.redis_types import text
+from workers.delivery.lanes import DeliveryPool
+from workers.delivery.subscription_cache import SubscriptionCache
+from workers.sync.lease import now_ms
 
 log = structlog.get_logger("relay.fanout")
 

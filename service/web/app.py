@@ -1,4 +1,4 @@
-"""The Starlette application: `uvicorn --factory service.app:create_app` (the Procfile's `web`)."""
+"""The Starlette application: `uvicorn --factory service.web.app:create_app` (the Procfile's `web`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import admin, health, openapi, subscriptions_api, webhooks
 from service.config import Settings, load_settings
-from service.deps import WebDeps
 from service.logging import configure_logging
-from service.responses import error
+from service.web import admin, health, openapi, subscriptions_api, webhooks
+from service.web.deps import WebDeps
+from service.web.responses import error
 
 log = structlog.get_logger("relay.web")
 

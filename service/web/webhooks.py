@@ -22,9 +22,9 @@ from contracts.errors import CallbackError
 from contracts.registry import provider_for
 from contracts.standard_webhooks import TOLERANCE_SECONDS
 from contracts.wire import CallbackRequest
-from service.deps import WebDeps
-from service.keys import seen_callback
 from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
+from service.state.keys import seen_callback
+from service.web.deps import WebDeps
 
 log = structlog.get_logger("relay.webhooks")
 

@@ -8,13 +8,13 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from service.account_state import AccountStates
 from service.config import Settings
-from service.deliveries import DeliveryStore
-from service.eventlog import EventLog
-from service.scheduling import SyncSchedule
-from service.subscriptions import SubscriptionStore
-from service.trigger_batch import TriggerBatcher
+from service.state.account_state import AccountStates
+from service.state.deliveries import DeliveryStore
+from service.state.eventlog import EventLog
+from service.state.scheduling import SyncSchedule
+from service.state.subscriptions import SubscriptionStore
+from service.state.trigger_batch import TriggerBatcher
 
 
 @dataclass

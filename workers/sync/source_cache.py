@@ -4,7 +4,7 @@ A sync compares each record's source digest with its snapshot's; for an account 
 that means digesting every record and reading thousands of snapshots per sync, most of them unchanged
 since this worker's last sync of the account. This cache keeps, per recently synced account and invoice
 id, a hash of the record bytes its stored snapshot was made from (as this worker read or wrote it), and
-trusts it only while the account's snapshot stamp (`service.eventlog`) is the one this worker's own last
+trusts it only while the account's snapshot stamp (`service.state.eventlog`) is the one this worker's own last
 commit set or saw: any commit by another worker replaces the stamp, and the next sync here starts again
 from Redis. Records not in the cache, or whose bytes hash differently, are digested and compared with
 Redis as before.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from contracts.records import RawRecord
-from service.eventlog import CommitResult
+from service.state.eventlog import CommitResult
 
 #: Invoices remembered across all accounts (about 150 bytes each); accounts synced longest ago go first.
 MAX_ENTRIES = 500_000

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import structlog
 
-from service.scheduling import Claim, SyncSchedule
+from service.state.scheduling import Claim, SyncSchedule
 
 T = TypeVar("T")
 log = structlog.get_logger("relay.lease")

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.keys import PREFIX, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
-from service.redis_types import awaited, text
+from service.state.keys import PREFIX, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
+from service.state.redis_types import awaited, text
 
 PENDING = "pending"
 DELIVERED = "delivered"

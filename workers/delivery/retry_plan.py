@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.retry_after import parse_retry_after
-from service.deliveries import DELIVERED, FAILED, PENDING
-from workers.webhook_sender import AttemptResult
+from service.state.deliveries import DELIVERED, FAILED, PENDING
+from workers.delivery.webhook_sender import AttemptResult
 
 #: ±20% jitter on every scheduled retry, so that retries of a burst do not arrive as a burst.
 JITTER = 0.2

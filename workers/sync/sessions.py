@@ -6,7 +6,7 @@ import aiohttp
 
 from contracts.accounts import Account
 from contracts.provider import Provider
-from workers.provider_http import send
+from workers.sync.provider_http import send
 
 
 class Sessions:

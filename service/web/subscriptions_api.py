@@ -12,12 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from contracts.times import format_time, parse_time
-from service.admin import admin_only, parse_limit
-from service.deliveries import STATUSES
-from service.deps import WebDeps
-from service.responses import JSON, error
 from service.ssrf import ForbiddenTarget, check_target
-from service.subscriptions import (
+from service.state.deliveries import STATUSES
+from service.state.subscriptions import (
     InvalidSubscription,
     Subscription,
     new_subscription,
@@ -26,6 +23,9 @@ from service.subscriptions import (
     validate_description,
     validate_event_types,
 )
+from service.web.admin import admin_only, parse_limit
+from service.web.deps import WebDeps
+from service.web.responses import JSON, error
 
 _CREATE_FIELDS = {"url", "event_types", "accounts", "description"}
 _PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description"}

@@ -24,11 +24,11 @@ from contracts.paging import Pager
 from contracts.provider import Provider
 from contracts.registry import provider_for
 from contracts.wire import HttpRequest, HttpResponse
-from service.account_state import AUTH_FAILED, ERROR, OK, SyncReport
-from service.eventlog import EventLog, PendingChange
 from service.metrics import EVENTS, INVOICES_CHANGED, INVOICES_READ, RECORDS_SKIPPED, SYNC_SECONDS, SYNCS
-from workers.sessions import Sessions
-from workers.source_cache import AccountSources, SourceCache, bytes_hash
+from service.state.account_state import AUTH_FAILED, ERROR, OK, SyncReport
+from service.state.eventlog import EventLog, PendingChange
+from workers.sync.sessions import Sessions
+from workers.sync.source_cache import AccountSources, SourceCache, bytes_hash
 
 log = structlog.get_logger("relay.sync")
 
@@ -106,7 +106,7 @@ class Recorder:
         A record whose source digest equals its snapshot's is byte for byte what the snapshot was made
         from: it is neither parsed (pagers hand records out as their text, `RawRecord`, whose id is read
         without parsing the rest) nor translated. On a re-sync that is nearly every record. Records this
-        worker already knows unchanged (`known`, see `workers.source_cache`) are not even digested or read.
+        worker already knows unchanged (`known`, see `workers.sync.source_cache`) are not even digested or read.
         """
         self.counts.records += len(records)
         hashes = self.known.hashes

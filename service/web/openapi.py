@@ -1,7 +1,7 @@
 """`GET /openapi.json`: the OpenAPI 3.1 description of every endpoint.
 
 Written by hand from the handlers (service/webhooks.py, service/admin.py, service/subscriptions_api.py,
-service/health.py), built once. tests/service/test_openapi.py checks that every route of `service.app.routes()`
+service/health.py), built once. tests/service/test_openapi.py checks that every route of `service.web.app.routes()`
 is described here and runs schemathesis against the app with it, so a handler and its description cannot
 drift apart silently. The event envelope is the contract's own JSON Schema (contracts/schemas/event.schema.json).
 """
@@ -20,10 +20,10 @@ from starlette.responses import Response
 
 from contracts.accounts import ACCOUNT_NAME, PROVIDERS
 from contracts.model import EVENT_TYPES, Status
-from service.deliveries import STATUSES
-from service.subscriptions import MAX_FILTERS
-from service.subscriptions_api import MAX_REPLAY_IDS
-from service.webhooks import MAX_BODY_BYTES
+from service.state.deliveries import STATUSES
+from service.state.subscriptions import MAX_FILTERS
+from service.web.subscriptions_api import MAX_REPLAY_IDS
+from service.web.webhooks import MAX_BODY_BYTES
 
 Schema = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Sending one signed event to one subscriber URL, over `workers.webhook_client` (see there why not aiohttp)."""
+"""Sending one signed event to one subscriber URL, over `workers.delivery.webhook_client` (see there why not aiohttp)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from contracts.standard_webhooks import signature_header
 from contracts.times import format_time
-from workers.webhook_client import DeliveryFailed, WebhookClient
+from workers.delivery.webhook_client import DeliveryFailed, WebhookClient
 
 USER_AGENT = "invoice-relay/0.1.0 (+https://github.com/invoice-relay)"
 
