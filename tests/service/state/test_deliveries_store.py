@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -144,6 +145,52 @@ async def test_a_retry_stays_queued_until_its_next_due_time(store: DeliveryStore
     assert rows == [
         {"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1, None, "timeout"), attempt(2, 503)]}
     ]
+
+
+async def disable(redis: Redis, subscription_id: str) -> None:
+    assert await SubscriptionStore(redis).update(subscription_id, lambda s: replace(s, enabled=False)) is not None
+
+
+async def delete(redis: Redis, subscription_id: str) -> None:
+    assert await SubscriptionStore(redis).delete(subscription_id)
+
+
+@pytest.mark.parametrize("withdraw", [disable, delete], ids=["disabled", "deleted"])
+async def test_a_retry_recorded_after_its_subscription_was_withdrawn_is_failed(
+    store: DeliveryStore, redis: Redis, withdraw: Callable[[Redis, str], Awaitable[None]]
+) -> None:
+    """A lane was mid-attempt when the subscription was disabled or deleted: the retry it records must not
+    leave the delivery pending and queued, since no lane serves that subscription any more."""
+    await store.fan_out([(SUB, "evt_1"), ("sub_b", "evt_1")], NOW)
+    assert await store.claim(SUB, NOW, LEASE, 10) == [Claimed("evt_1", 0)]
+    await withdraw(redis, SUB)
+    await store.record(SUB, [Outcome("evt_1", PENDING, NOW + 5_000, attempt(1, 503))])
+
+    assert await store.list(SUB, status=None, limit=10) == [
+        {"event_id": "evt_1", "status": FAILED, "attempts": [attempt(1, 503)]}
+    ]
+    assert await store.queued(SUB) == 0
+    assert await store.claim(SUB, NOW + 100 * LEASE, LEASE, 10) == []
+    # Another subscription's delivery of the same event is untouched.
+    assert await statuses(store, "sub_b") == {"evt_1": PENDING}
+    assert await store.queued("sub_b") == 1
+
+
+async def test_a_retry_recorded_for_an_enabled_subscription_stays_queued(store: DeliveryStore, redis: Redis) -> None:
+    """The converse, and the rule reads the subscription as stored when the outcome is recorded: disabled and
+    enabled again meanwhile, it is enabled."""
+    await store.fan_out([(SUB, "evt_1")], NOW)
+    assert await store.claim(SUB, NOW, LEASE, 10) == [Claimed("evt_1", 0)]
+    await disable(redis, SUB)
+    assert await SubscriptionStore(redis).update(SUB, lambda s: replace(s, enabled=True)) is not None
+    await store.record(SUB, [Outcome("evt_1", PENDING, NOW + 5_000, attempt(1, 503))])
+
+    assert await store.list(SUB, status=None, limit=10) == [
+        {"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1, 503)]}
+    ]
+    assert await store.queued(SUB) == 1
+    assert await store.claim(SUB, NOW + 4_999, LEASE, 10) == []
+    assert await store.claim(SUB, NOW + 5_000, LEASE, 10) == [Claimed("evt_1", 1)]
 
 
 async def test_given_up_is_failed_and_leaves_the_queue(store: DeliveryStore) -> None:
