@@ -1,31 +1,45 @@
-"""`relay`, the operator command line, as a real process against a real web process (uvicorn) and Valkey."""
+"""`relay`, the operator command line: `service.cli.main` in process against the relay's web app and a real Valkey.
+
+The commands reach the app through an in-memory transport (`AppThread`); following the log across a restart needs
+a socket that goes away, so that test serves the app with uvicorn from a thread (`ServedApp`). One test runs the
+installed console script as a process, against a served app.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
+from service import check
+from service.cli import main
+from service.config import Settings, load_settings
 from service.state.account_state import AUTH_FAILED, AccountStates, SyncReport
 from service.state.eventlog import EventLog, PendingChange
 from service.state.keys import SYNC_DUE
+from tests.support.inprocess import APP_ORIGIN, AppThread, ServedApp
 from tests.support.procs import ROOT, free_port
-from tests.support.relay import ADMIN_TOKEN, Relay
+from tests.support.relay import ADMIN_TOKEN
 from tests.support.waiting import wait_until
 
 RELAY = Path(sys.executable).parent / "relay"
@@ -38,46 +52,72 @@ base_url = "http://127.0.0.1:9"
 """
 
 
-@pytest.fixture(scope="module")
-def relay(redis_server_url: str) -> Iterator[Relay]:
-    """One web process for the module (no worker: nothing here needs syncs or deliveries to run)."""
-    web = Relay(redis_server_url, ACCOUNTS_TOML)
-    try:
-        web.start_web()
-        yield web
-    except BaseException:
-        print(web.logs()[-10000:], file=sys.stderr)
-        raise
-    finally:
-        web.stop()
-
-
-@pytest.fixture
-def api(relay: Relay, redis_url: str) -> Relay:
-    """The relay, with its database flushed for this test."""
-    return relay
-
-
-def run(
-    relay: Relay, *args: str, env: dict[str, str] | None = None, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    """`relay ARGS` with RELAY_URL and RELAY_ADMIN_TOKEN pointing at the test relay (overridable with `env`)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-    environ |= {"RELAY_URL": relay.url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
-    return subprocess.run(
-        [str(RELAY), *args], env=environ, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+def relay_settings(redis_url: str, folder: Path) -> Settings:
+    """The configuration a relay process would read from its environment (as tests/support/relay.py sets it)."""
+    (folder / "accounts.toml").write_text(ACCOUNTS_TOML)
+    return load_settings(
+        {
+            "REDIS_URL": redis_url,
+            "RELAY_ACCOUNTS_FILE": str(folder / "accounts.toml"),
+            "RELAY_ADMIN_TOKEN": ADMIN_TOKEN,
+            "RELAY_ALLOW_PRIVATE_URLS": "true",
+        }
     )
 
 
-def ok(relay: Relay, *args: str, **kwargs: Any) -> str:
-    result = run(relay, *args, **kwargs)
+@pytest.fixture(scope="module")
+def settings(redis_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return relay_settings(redis_server_url, tmp_path_factory.mktemp("relay-cli"))
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> Iterator[AppThread]:
+    """One app for the module (no worker: nothing here needs syncs or deliveries to run)."""
+    running = AppThread(settings)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def api(app: AppThread, redis_url: str) -> httpx.BaseTransport:
+    """The way to the relay, with its database flushed for this test."""
+    return app.transport()
+
+
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(transport: httpx.BaseTransport | None, *args: str, env: dict[str, str] | None = None) -> Ran:
+    """`relay ARGS` with RELAY_URL and RELAY_ADMIN_TOKEN pointing at the test relay (overridable with `env`);
+    `transport` None: over the network."""
+    out, err = io.StringIO(), io.StringIO()
+    with relay_environment(env):
+        code = main(list(args), out=out, err=err, transport=transport)
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+@contextmanager
+def relay_environment(env: dict[str, str] | None) -> Iterator[None]:
+    """The process environment with the relay's variables replaced by the test's, restored afterwards."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    environ |= {"RELAY_URL": APP_ORIGIN, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN, **(env or {})}
+    with mock.patch.dict(os.environ, environ, clear=True):
+        yield
+
+
+def ok(transport: httpx.BaseTransport | None, *args: str, **kwargs: Any) -> str:
+    result = run(transport, *args, **kwargs)
     assert result.returncode == 0, f"relay {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     return result.stdout
 
 
-def ok_json(relay: Relay, *args: str) -> Any:
-    return json.loads(ok(relay, *args, "--json"))
+def ok_json(transport: httpx.BaseTransport | None, *args: str) -> Any:
+    return json.loads(ok(transport, *args, "--json"))
 
 
 def table(output: str) -> list[list[str]]:
@@ -132,71 +172,82 @@ def redis_call(redis_url: str, method: str, *args: Any) -> Any:
     return asyncio.run(call())
 
 
-class Follower:
-    """`relay events --follow --json` in the background; its output goes to files of its own (not shared with the
-    test's file objects, whose offset a child would share), read back by path."""
+class Following:
+    """What `relay events --follow --json` has printed so far (read from another thread while it runs)."""
 
-    def __init__(self, relay_url: str, *args: str) -> None:
-        folder = Path(tempfile.mkdtemp(prefix="relay-follow-"))
-        self.out_path, self.err_path = folder / "out", folder / "err"
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        environ |= {"RELAY_URL": relay_url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}
-        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [str(RELAY), "events", "--follow", "--interval", "0.1", "--json", *args],
-                env=environ,
-                stdout=out,
-                stderr=err,
-            )
+    def __init__(self) -> None:
+        self.out = io.StringIO()
+        self.err = io.StringIO()
 
     def ids(self) -> list[str]:
-        """Ids of the events printed so far (whole lines only: the process may be mid-write)."""
-        text = self.out_path.read_text()
+        """Ids of the events printed so far (whole lines only: the command may be mid-write)."""
+        text = self.out.getvalue()
         return [json.loads(line)["id"] for line in text[: text.rfind("\n") + 1].splitlines()]
 
     def errors(self) -> str:
-        return self.err_path.read_text()
+        return self.err.getvalue()
 
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=10)
 
-    def __enter__(self) -> Follower:
-        return self
+def follow(transport: httpx.BaseTransport | None, scenario: Callable[[Following], None], env: dict[str, str]) -> int:
+    """Run `relay events --follow --json` here, in the main thread, where Ctrl-C lands, while `scenario` runs in a
+    thread beside it and then presses Ctrl-C: a real SIGINT to this thread. Returns the command's exit code."""
+    following = Following()
+    failures: list[BaseException] = []
+    main_thread = threading.main_thread().ident
+    assert main_thread == threading.get_ident(), "SIGINT reaches only the main thread"
 
-    def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+    def drive() -> None:
+        try:
+            scenario(following)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            assert main_thread is not None
+            signal.pthread_kill(main_thread, signal.SIGINT)
+
+    driver = threading.Thread(target=drive, name="follow-scenario")
+    code: int | None = None
+    try:
+        driver.start()
+        with relay_environment(env):
+            code = main(
+                ["events", "--follow", "--interval", "0.1", "--json"],
+                out=following.out,
+                err=following.err,
+                transport=transport,
+            )
+        driver.join()
+    except KeyboardInterrupt:  # it landed outside the follow loop: the scenario failed early, or the command ended
+        driver.join()
+    if failures:
+        raise failures[0]
+    assert code is not None, f"the command did not take Ctrl-C:\n{following.errors()}"
+    assert "Traceback" not in following.errors()
+    return code
 
 
 # relay check
 
 
-def check_env(accounts_toml: str) -> dict[str, str]:
-    folder = Path(tempfile.mkdtemp(prefix="relay-cli-"))
+def check_env(accounts_toml: str, folder: Path) -> dict[str, str]:
     (folder / "accounts.toml").write_text(accounts_toml)
     return {"RELAY_ACCOUNTS_FILE": str(folder / "accounts.toml")}
 
 
-def module_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")} | env
-    return subprocess.run(
-        [sys.executable, "-m", "service.check"], env=environ, cwd=ROOT, capture_output=True, text=True, check=False
-    )
+def release_check(env: dict[str, str]) -> Ran:
+    """What `python -m service.check` (the Procfile's release step) prints and returns with `env`."""
+    out, err = io.StringIO(), io.StringIO()
+    with relay_environment(env), redirect_stdout(out), redirect_stderr(err):
+        code = check.main()
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
-def test_check_accepts_a_valid_configuration_like_the_release_check(relay: Relay) -> None:
-    env = check_env(ACCOUNTS_TOML)
-    result = run(relay, "check", env=env)
+def test_check_accepts_a_valid_configuration_like_the_release_check(tmp_path: Path) -> None:
+    env = check_env(ACCOUNTS_TOML, tmp_path)
+    result = run(None, "check", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "configuration ok: 1 account(s): sms (smsonline)\n"
-    reference = module_check(env)
-    assert (result.returncode, result.stdout, result.stderr) == (
-        reference.returncode,
-        reference.stdout,
-        reference.stderr,
-    )
+    assert result == release_check(env)
 
 
 @pytest.mark.parametrize(
@@ -208,31 +259,27 @@ def test_check_accepts_a_valid_configuration_like_the_release_check(relay: Relay
     ],
 )
 def test_check_refuses_an_invalid_configuration_like_the_release_check(
-    relay: Relay, accounts_toml: str, env: dict[str, str], message: str
+    tmp_path: Path, accounts_toml: str, env: dict[str, str], message: str
 ) -> None:
-    env = check_env(accounts_toml) | env
-    result = run(relay, "check", env=env)
+    env = check_env(accounts_toml, tmp_path) | env
+    result = run(None, "check", env=env)
     assert result.returncode == 1
     assert result.stderr.startswith("configuration invalid: ")
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    reference = module_check(env)
-    assert (result.returncode, result.stdout, result.stderr) == (
-        reference.returncode,
-        reference.stdout,
-        reference.stderr,
-    )
+    assert result == release_check(env)
 
 
-def test_check_does_not_need_the_api(relay: Relay) -> None:
-    result = run(relay, "check", env=check_env(ACCOUNTS_TOML) | {"RELAY_URL": f"http://127.0.0.1:{free_port()}"})
+def test_check_does_not_need_the_api(tmp_path: Path) -> None:
+    env = check_env(ACCOUNTS_TOML, tmp_path) | {"RELAY_URL": f"http://127.0.0.1:{free_port()}"}
+    result = run(None, "check", env=env)
     assert result.returncode == 0
 
 
 # accounts, sync
 
 
-def test_accounts_table_and_json(api: Relay, redis_url: str) -> None:
+def test_accounts_table_and_json(api: httpx.BaseTransport, redis_url: str) -> None:
     rows = table(ok(api, "accounts"))
     assert rows[0] == ["NAME", "PROVIDER", "LAST", "SYNC", "STATUS", "INVOICES", "ERROR"]
     assert rows[1] == ["sms", "smsonline", "-", "-", "0", "-"]
@@ -258,7 +305,7 @@ def test_accounts_table_and_json(api: Relay, redis_url: str) -> None:
     assert row["invoices"] == 3
 
 
-def test_sync_one_account_and_all(api: Relay, redis_url: str) -> None:
+def test_sync_one_account_and_all(api: httpx.BaseTransport, redis_url: str) -> None:
     assert ok(api, "sync", "sms") == "sync queued: sms\n"
     assert [m.decode() for m in redis_call(redis_url, "zrange", SYNC_DUE, 0, -1)] == ["sms"]
     redis_call(redis_url, "delete", SYNC_DUE)
@@ -267,7 +314,7 @@ def test_sync_one_account_and_all(api: Relay, redis_url: str) -> None:
     assert ok_json(api, "sync") == {"status": "accepted", "accounts": ["sms"]}
 
 
-def test_sync_of_an_unknown_account_prints_the_api_error(api: Relay) -> None:
+def test_sync_of_an_unknown_account_prints_the_api_error(api: httpx.BaseTransport) -> None:
     result = run(api, "sync", "nobody")
     assert result.returncode == 1
     assert result.stdout == ""
@@ -277,7 +324,7 @@ def test_sync_of_an_unknown_account_prints_the_api_error(api: Relay) -> None:
 # subscriptions
 
 
-def test_subscription_lifecycle(api: Relay) -> None:
+def test_subscription_lifecycle(api: httpx.BaseTransport) -> None:
     created = ok_json(
         api, "subscriptions", "create", "http://127.0.0.1:9/hook",
         "--event-type", "invoice.paid", "--event-type", "invoice.canceled", "--account", "sms", "--description", "ops",
@@ -342,7 +389,7 @@ def test_subscription_lifecycle(api: Relay) -> None:
     assert ok_json(api, "subscriptions", "list") == {"subscriptions": []}
 
 
-def test_create_prints_the_secret_once_in_plain_output(api: Relay) -> None:
+def test_create_prints_the_secret_once_in_plain_output(api: httpx.BaseTransport) -> None:
     result = run(api, "subscriptions", "create", "http://127.0.0.1:9/hook")
     assert result.returncode == 0, result.stderr
     fields = dict(line.split(None, 1) for line in result.stdout.splitlines())
@@ -353,7 +400,7 @@ def test_create_prints_the_secret_once_in_plain_output(api: Relay) -> None:
     assert "shown only now" in result.stderr
 
 
-def test_a_refused_subscription_prints_the_api_error_and_detail(api: Relay) -> None:
+def test_a_refused_subscription_prints_the_api_error_and_detail(api: httpx.BaseTransport) -> None:
     result = run(api, "subscriptions", "create", "ftp://example.com/hook")
     assert result.returncode == 1
     assert result.stderr.strip() == "relay: invalid_subscription: url must use http or https (HTTP 400)"
@@ -362,7 +409,7 @@ def test_a_refused_subscription_prints_the_api_error_and_detail(api: Relay) -> N
     assert "invalid_subscription: accounts: unknown account 'nobody'" in unknown.stderr
 
 
-def test_update_without_changes_is_a_usage_error(api: Relay) -> None:
+def test_update_without_changes_is_a_usage_error(api: httpx.BaseTransport) -> None:
     result = run(api, "subscriptions", "update", "sub_x")
     assert result.returncode == 2
     assert "nothing to change" in result.stderr
@@ -371,7 +418,7 @@ def test_update_without_changes_is_a_usage_error(api: Relay) -> None:
 # deliveries, replay
 
 
-def test_replay_and_deliveries(api: Relay, redis_url: str) -> None:
+def test_replay_and_deliveries(api: httpx.BaseTransport, redis_url: str) -> None:
     sub_id = ok_json(api, "subscriptions", "create", "http://127.0.0.1:9/hook", "--event-type", "invoice.paid")["id"]
     event_ids = log_events(redis_url, range(6))  # 1, 3, 5 are paid
     paid = event_ids[1::2]
@@ -409,12 +456,12 @@ def test_replay_and_deliveries(api: Relay, redis_url: str) -> None:
 # events
 
 
-def test_events_when_the_log_is_empty(api: Relay) -> None:
+def test_events_when_the_log_is_empty(api: httpx.BaseTransport) -> None:
     assert ok(api, "events") == ""
     assert ok(api, "events", "--json") == ""
 
 
-def test_events_print_one_line_per_event(api: Relay, redis_url: str) -> None:
+def test_events_print_one_line_per_event(api: httpx.BaseTransport, redis_url: str) -> None:
     ids = log_events(redis_url, range(5))
     lines = ok(api, "events").splitlines()
     assert len(lines) == 5
@@ -441,51 +488,53 @@ def test_events_print_one_line_per_event(api: Relay, redis_url: str) -> None:
     assert ok(api, "events", "--account", "other") == ""
 
 
-def test_events_read_past_the_first_page(api: Relay, redis_url: str) -> None:
+def test_events_read_past_the_first_page(api: httpx.BaseTransport, redis_url: str) -> None:
     ids = log_events(redis_url, range(1205))
     latest = [json.loads(line)["id"] for line in ok(api, "events", "--limit", "3", "--json").splitlines()]
     assert latest == ids[-3:]
 
 
-def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(api: Relay, redis_url: str) -> None:
+def test_events_follow_prints_new_events_and_stops_cleanly_on_ctrl_c(api: httpx.BaseTransport, redis_url: str) -> None:
     first = log_events(redis_url, range(2))
-    with Follower(api.url) as follower:
+    logged: list[str] = []
+
+    def scenario(follower: Following) -> None:
         wait_until(lambda: follower.ids() == first, timeout=10, what="the first events")
-        more = log_events(redis_url, range(2, 1003))  # more than one page arrives between two polls
+        logged.extend(log_events(redis_url, range(2, 1003)))  # more than one page arrives between two polls
         wait_until(lambda: len(follower.ids()) >= 1003, timeout=20, what="the new events")
-        later = log_events(redis_url, range(1003, 1005))
+        logged.extend(log_events(redis_url, range(1003, 1005)))
         wait_until(lambda: len(follower.ids()) >= 1005, timeout=10, what="the later events")
-        assert follower.ids() == first + more + later  # each once, in order
-        assert follower.interrupt() == 0
+        assert follower.ids() == first + logged  # each once, in order
         assert follower.errors() == ""
 
+    assert follow(api, scenario, {}) == 0
 
-def test_events_follow_rides_out_a_restart_of_the_web_process(redis_url: str) -> None:
-    own = Relay(redis_url, ACCOUNTS_TOML)
+
+def test_events_follow_rides_out_a_restart_of_the_web_process(redis_url: str, tmp_path: Path) -> None:
+    """Over a real socket: the outage is the served port closing, and the notice quotes the connection error."""
+    web = ServedApp(relay_settings(redis_url, tmp_path)).start()
     try:
-        own.start_web()
         first = log_events(redis_url, range(1))
-        with Follower(own.url) as follower:
+
+        def scenario(follower: Following) -> None:
             wait_until(lambda: follower.ids() == first, timeout=10, what="the first event")
-            assert own.web is not None
-            own.web.stop()
+            web.stop()
             wait_until(lambda: "still following" in follower.errors(), timeout=10, what="the outage notice")
-            assert follower.proc.poll() is None
-            assert follower.errors().startswith(f"relay: cannot reach the relay at {own.url}: ")
+            assert follower.errors().startswith(f"relay: cannot reach the relay at {web.url}: ")
             later = log_events(redis_url, range(1, 3))
-            own.start_web()
+            web.start()
             wait_until(lambda: follower.ids() == first + later, timeout=15, what="the events after the restart")
             assert "relay: the relay answers again" in follower.errors()
-            assert follower.interrupt() == 0
-            assert "Traceback" not in follower.errors()
+
+        assert follow(None, scenario, {"RELAY_URL": web.url}) == 0
     finally:
-        own.stop()
+        web.stop()
 
 
 # errors
 
 
-def test_a_wrong_token_prints_the_api_error(api: Relay) -> None:
+def test_a_wrong_token_prints_the_api_error(api: httpx.BaseTransport) -> None:
     result = run(api, "accounts", env={"RELAY_ADMIN_TOKEN": "wrong-token"})
     assert result.returncode == 1
     assert result.stdout == ""
@@ -498,25 +547,25 @@ def test_a_wrong_token_prints_the_api_error(api: Relay) -> None:
     assert "set RELAY_ADMIN_TOKEN" in missing.stderr
 
 
-def test_the_token_and_url_options_override_the_environment(api: Relay) -> None:
+def test_the_token_and_url_options_override_the_environment(api: httpx.BaseTransport) -> None:
     result = run(
-        api, "--url", api.url, "--token", ADMIN_TOKEN, "accounts", "--json",
+        api, "--url", APP_ORIGIN, "--token", ADMIN_TOKEN, "accounts", "--json",
         env={"RELAY_URL": f"http://127.0.0.1:{free_port()}", "RELAY_ADMIN_TOKEN": "wrong-token"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["accounts"][0]["name"] == "sms"
 
 
-def test_an_unreachable_relay_exits_2_and_says_where(api: Relay) -> None:
+def test_an_unreachable_relay_exits_2_and_says_where() -> None:
     port = free_port()
-    result = run(api, "accounts", env={"RELAY_URL": f"http://operator:s3cret-pass@127.0.0.1:{port}"})
+    result = run(None, "accounts", env={"RELAY_URL": f"http://operator:s3cret-pass@127.0.0.1:{port}"})
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.startswith(f"relay: cannot reach the relay at http://127.0.0.1:{port}: ")
     assert "s3cret-pass" not in result.stderr
     assert "Traceback" not in result.stderr
 
-    default = run(api, "sync", env={"RELAY_URL": "", "PORT": str(port)})
+    default = run(None, "sync", env={"RELAY_URL": "", "PORT": str(port)})
     assert default.returncode == 2
     assert f"http://127.0.0.1:{port}" in default.stderr
 
@@ -525,3 +574,23 @@ def test_the_console_script_is_installed() -> None:
     (entry,) = importlib.metadata.entry_points(group="console_scripts", name="relay")
     assert entry.value == "service.cli:main"
     assert RELAY.exists(), "run `pip install -e .` to install the relay command"
+
+
+def test_the_console_script_runs_against_a_served_relay(redis_url: str, tmp_path: Path) -> None:
+    """The one run as a process: the installed `relay`, its environment, exit code and standard output."""
+    web = ServedApp(relay_settings(redis_url, tmp_path)).start()
+    try:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+        # This checkout's code, whichever checkout the editable install points at.
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        environ |= {"RELAY_URL": web.url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}
+        result = subprocess.run(
+            [str(RELAY), "accounts"], env=environ, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
+    finally:
+        web.stop()
+    assert (result.returncode, result.stderr) == (0, "")
+    assert table(result.stdout) == [
+        ["NAME", "PROVIDER", "LAST", "SYNC", "STATUS", "INVOICES", "ERROR"],
+        ["sms", "smsonline", "-", "-", "0", "-"],
+    ]
