@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from bench.common import accounts_file, median, sink_count, start_sink, wait_count, worker
 from contracts.changes import detect_change
 from contracts.model import Invoice, Status
+from service.config import DEFAULTS
 from service.state.eventlog import EventLog, PendingChange
 from service.state.subscriptions import SubscriptionStore, new_subscription
 from tests.support.procs import Valkey
-from workers.delivery.lanes import LANE_CONCURRENCY
 
 RAW = {"uuid": "INV-BENCH000", "status": "created", "amount": Decimal("100.00"), "note": "x" * 700}
 
@@ -79,7 +79,7 @@ def ceiling_round(sink_url: str, events: int, body_size: int) -> float:
         "bench.raw_post",
         f"{sink_url}/raw",
         str(events),
-        str(LANE_CONCURRENCY),
+        str(DEFAULTS.delivery_concurrency),
         str(body_size),
     ]
     output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
@@ -111,7 +111,7 @@ def run(quick: bool = False, events: int | None = None, rounds: int | None = Non
         "ratio": round(median(relay) / median(ceiling), 3),
         "events": events,
         "rounds": rounds,
-        "concurrency": LANE_CONCURRENCY,
+        "concurrency": DEFAULTS.delivery_concurrency,
         "body_bytes": body_size,
     }
 

@@ -7,7 +7,6 @@ through an error message that quotes it.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -62,17 +61,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def wants_json() -> bool:
-    """JSON unless RELAY_LOG_FORMAT=console, or unset and stderr is a terminal."""
-    chosen = os.environ.get("RELAY_LOG_FORMAT", "").lower()
-    if chosen in ("json", "console"):
-        return chosen == "json"
+def wants_json(log_format: str | None) -> bool:
+    """JSON unless the format is "console", or unset and standard error is a terminal."""
+    if log_format is not None:
+        return log_format == "json"
     return not sys.stderr.isatty()
 
 
-def configure_logging(secrets: Iterable[str] = (), *, json: bool | None = None, level: str | None = None) -> None:
-    use_json = wants_json() if json is None else json
-    log_level = getattr(logging, (level or os.environ.get("RELAY_LOG_LEVEL", "INFO")).upper(), logging.INFO)
+def configure_logging(secrets: Iterable[str] = (), *, log_format: str | None = None, level: str = "INFO") -> None:
+    """`log_format` and `level` as validated by `service.config` (RELAY_LOG_FORMAT, RELAY_LOG_LEVEL)."""
+    use_json = wants_json(log_format)
+    log_level = logging.getLevelNamesMapping()[level]
     redactor = SecretRedactor(secrets)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from redis.asyncio import Redis
-
-from service.state.keys import SUBSCRIPTIONS, SYNC_DUE, delivery_queue
-from service.state.redis_types import awaited, text
 
 #: Account label for callbacks to names that are not configured: never the name itself (unbounded).
 UNKNOWN_ACCOUNT = "_unknown"
@@ -35,14 +31,8 @@ DELIVERY_SECONDS = Histogram(
 QUEUE_DEPTH = Gauge("relay_queue_depth", "Work waiting in Redis, read at scrape time", ["queue"])
 
 
-async def render(redis: Redis) -> tuple[bytes, str]:
-    """The exposition text, with the queue depths read from Redis first."""
-    now_ms = int(time.time() * 1000)
-    QUEUE_DEPTH.labels("syncs_due").set(await awaited(redis.zcount(SYNC_DUE, "-inf", now_ms)))
-    subscription_ids = await awaited(redis.hkeys(SUBSCRIPTIONS))
-    async with redis.pipeline(transaction=False) as pipe:
-        for subscription_id in subscription_ids:
-            pipe.zcard(delivery_queue(text(subscription_id)))
-        depths = await pipe.execute()
-    QUEUE_DEPTH.labels("deliveries_queued").set(sum(int(d) for d in depths))
+def render(queue_depths: Mapping[str, int]) -> tuple[bytes, str]:
+    """The exposition text, with the queue depths (read from Redis at scrape time) set first."""
+    for queue, depth in queue_depths.items():
+        QUEUE_DEPTH.labels(queue).set(depth)
     return generate_latest(), CONTENT_TYPE_LATEST

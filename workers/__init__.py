@@ -1,1 +1,9 @@
-"""The arq side: sync jobs and delivery."""
+"""The worker process (`arq workers.settings.WorkerSettings`, the Procfile's `worker`).
+
+- `workers.sync`: reading providers: claiming due accounts, the sync job, comparing and committing changes.
+- `workers.delivery`: fan-out of logged events and delivery lanes to subscribers.
+- `bootstrap`: the one place that wires both together; `settings`: arq's configuration.
+
+May import `contracts`, `service.state` and the process plumbing in `service`; never `service.web`, and
+`sync` and `delivery` never import each other (checked by `make lint`).
+"""

@@ -1,67 +1,107 @@
-"""What a worker process shares between its jobs, built once at start-up and kept in arq's `ctx`."""
+"""The one place that wires a worker process together: arq's `on_startup` and `on_shutdown`.
+
+A worker runs arq's sync jobs and, beside them, three loops of its own: the dispatcher (claims due
+accounts, queues their syncs), the fan-out (logged events become deliveries) and the delivery pool (one
+lane per subscription).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from typing import Any
 
-import aiohttp
-from redis.asyncio import Redis
+import prometheus_client
+import structlog
 
-from contracts.wire import HttpRequest, HttpResponse
-from service.config import Settings
-from service.state.account_state import AccountStates
-from service.state.deliveries import DeliveryStore
-from service.state.eventlog import EventLog
-from service.state.scheduling import SyncSchedule
-from service.state.subscriptions import SubscriptionStore
+from service.config import Settings, load_settings
+from service.logging import configure_logging
+from service.state.stores import Stores
+from workers.clock import now_ms
+from workers.delivery.bodies import BodyCache
+from workers.delivery.fanout import Fanout
+from workers.delivery.pool import DeliveryPool
 from workers.delivery.subscription_cache import SubscriptionCache
 from workers.delivery.webhook_client import WebhookClient
-from workers.sync.provider_http import new_client, send
+from workers.sync.dispatch import Dispatcher
+from workers.sync.jobs import SyncDeps
+from workers.sync.provider_http import ProviderHttp
 from workers.sync.sessions import Sessions
 from workers.sync.source_cache import SourceCache
 
+log = structlog.get_logger("relay.worker")
 
-@dataclass
-class WorkerDeps:
-    settings: Settings
-    redis: Redis
-    http: aiohttp.ClientSession
-    schedule: SyncSchedule
-    eventlog: EventLog
-    states: AccountStates
-    sessions: Sessions
-    subscriptions: SubscriptionStore
-    subscription_cache: SubscriptionCache
-    deliveries: DeliveryStore
-    webhook_client: WebhookClient
-    sources: SourceCache
 
-    @classmethod
-    def build(cls, settings: Settings, redis: Redis) -> WorkerDeps:
-        http = new_client(settings.provider_timeout)
-        subscriptions = SubscriptionStore(redis)
-        return cls(
-            settings=settings,
-            redis=redis,
-            http=http,
-            schedule=SyncSchedule(redis),
-            eventlog=EventLog(redis),
-            states=AccountStates(redis),
-            sessions=Sessions(http),
-            subscriptions=subscriptions,
-            subscription_cache=SubscriptionCache(subscriptions),
-            deliveries=DeliveryStore(redis),
-            sources=SourceCache(),
-            webhook_client=WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout),
-        )
+async def startup(ctx: dict[str, Any]) -> None:
+    settings = load_settings()
+    configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
+    stores = Stores.over(ctx["redis"])
+    provider_http = ProviderHttp(settings.provider_timeout)
+    webhook_client = WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout)
+    ctx["closing"] = [provider_http.close, webhook_client.close]
+    lease_ms = int(settings.sync_lease * 1000)
+    ctx["sync"] = SyncDeps(
+        accounts=settings.accounts,
+        stores=stores,
+        send=provider_http,
+        sessions=Sessions(provider_http),
+        sources=SourceCache(),
+        lease_ms=lease_ms,
+    )
+    await schedule_polled_accounts(settings, stores)
+    subscriptions = SubscriptionCache(stores.subscriptions)
+    bodies = BodyCache(stores.eventlog)
+    pool = DeliveryPool(
+        cache=subscriptions,
+        subscriptions=stores.subscriptions,
+        store=stores.deliveries,
+        bodies=bodies,
+        client=webhook_client,
+        retry_schedule=settings.retry_schedule,
+        timeout=settings.delivery_timeout,
+        concurrency=settings.delivery_concurrency,
+    )
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    fanout = Fanout(
+        feed=stores.fanout_feed,
+        cache=subscriptions,
+        store=stores.deliveries,
+        bodies=bodies,
+        wake=pool.wake,
+        consumer=consumer,
+    )
+    ctx["delivery_pool"] = pool
+    ctx["background"] = [
+        asyncio.create_task(Dispatcher(stores.schedule, ctx["redis"], lease_ms).run_forever(), name="dispatch"),
+        asyncio.create_task(pool.run_forever(), name="delivery-pool"),
+        asyncio.create_task(fanout.run_forever(), name="fanout"),
+    ]
+    if settings.worker_metrics_port is not None:
+        prometheus_client.start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
+    log.info(
+        "worker_started", accounts=len(settings.accounts), consumer=consumer, metrics_port=settings.worker_metrics_port
+    )
 
-    @property
-    def lease_ms(self) -> int:
-        return int(self.settings.sync_lease * 1000)
 
-    async def send(self, request: HttpRequest) -> HttpResponse:
-        return await send(self.http, request)
+async def schedule_polled_accounts(settings: Settings, stores: Stores) -> None:
+    """Put every polled account on the schedule unless it is there already."""
+    now = now_ms()
+    for account in settings.accounts.values():
+        if account.poll_interval:
+            await stores.schedule.schedule_if_absent(account.name, now)
 
-    async def close(self) -> None:
-        await self.http.close()
-        await self.webhook_client.close()
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    for task in ctx.get("background", []):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    pool: DeliveryPool | None = ctx.get("delivery_pool")
+    if pool is not None:
+        pool.close()
+    for close in ctx.get("closing", []):
+        await close()
+    log.info("worker_stopped")

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.state.keys import PREFIX, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
+from service.state.keys import SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
 from service.state.redis_types import awaited, text
 
 PENDING = "pending"
@@ -28,34 +28,39 @@ STATUSES = (PENDING, DELIVERED, FAILED)
 #: Attempts kept per delivery record (a replayed delivery keeps adding to its history).
 MAX_ATTEMPTS_KEPT = 50
 
-_SUB = PREFIX + "sub:"
-
 # Whether a subscription exists and is enabled, as stored: a worker's cached copy may be a moment old, and
 # a delivery created for a subscription just disabled or deleted would stay pending forever.
 _ENABLED = """
-local function enabled(sub)
-  local raw = redis.call('HGET', KEYS[2], sub)
+local function enabled(subscriptions, sub)
+  local raw = redis.call('HGET', subscriptions, sub)
   return raw ~= false and cjson.decode(raw).enabled == true
 end
 """
 
-# KEYS: prefix of subscription keys, subscriptions hash. ARGV: now_ms, then pairs of (subscription id, event id).
+# KEYS: subscriptions hash, then (records, queue, order) of each subscription in ARGV order.
+# ARGV: now_ms, then per subscription: its id, the number of events, the event ids.
 # Returns the subscription ids that got work.
 _FANOUT = (
     _ENABLED
     + """
 local touched = {}
-local live = {}
 local now = ARGV[1]
-for i = 2, #ARGV, 2 do
-  local sub, event = ARGV[i], ARGV[i + 1]
-  local base = KEYS[1] .. sub
-  if live[sub] == nil then live[sub] = enabled(sub) end
-  if live[sub] and redis.call('HSETNX', base .. ':deliveries', event, '{"status":"pending","attempts":[]}') == 1 then
-    redis.call('ZADD', base .. ':due', now, event)
-    redis.call('ZADD', base .. ':order', now, event)
-    touched[sub] = true
+local i, k = 2, 2
+while i <= #ARGV do
+  local sub, count = ARGV[i], tonumber(ARGV[i + 1])
+  local records, queue, order = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  if enabled(KEYS[1], sub) then
+    for j = i + 2, i + 1 + count do
+      local event = ARGV[j]
+      if redis.call('HSETNX', records, event, '{"status":"pending","attempts":[]}') == 1 then
+        redis.call('ZADD', queue, now, event)
+        redis.call('ZADD', order, now, event)
+        touched[sub] = true
+      end
+    end
   end
+  i = i + 2 + count
+  k = k + 3
 end
 local out = {}
 for sub in pairs(touched) do table.insert(out, sub) end
@@ -82,10 +87,10 @@ return out
 # (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled meanwhile is
 # recorded as failed, never queued again: its lane is gone.
 _RECORD = (
-    _ENABLED.replace("KEYS[2]", "KEYS[3]")
+    _ENABLED
     + """
 local keep = tonumber(ARGV[1])
-local live = enabled(ARGV[2])
+local live = enabled(KEYS[3], ARGV[2])
 for i = 3, #ARGV, 4 do
   local event, status, next_due, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if not live and status == 'pending' then status = 'failed'; next_due = '' end
@@ -126,9 +131,10 @@ return #queued
 
 # KEYS: queue, records, order, subscriptions hash.
 # ARGV: subscription id, now_ms, event ids. Queues each again as pending, history kept.
-_REQUEUE = """
-local raw = redis.call('HGET', KEYS[4], ARGV[1])
-if raw == false or cjson.decode(raw).enabled ~= true then return 0 end
+_REQUEUE = (
+    _ENABLED
+    + """
+if not enabled(KEYS[4], ARGV[1]) then return 0 end
 for i = 3, #ARGV do
   local event = ARGV[i]
   local raw = redis.call('HGET', KEYS[2], event)
@@ -141,6 +147,7 @@ for i = 3, #ARGV do
 end
 return #ARGV - 2
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +186,19 @@ class DeliveryStore:
         """Create the deliveries (subscription id, event id) that do not exist yet."""
         if not pairs:
             return []
-        args: list[str | int] = [now_ms]
+        by_subscription: dict[str, list[str]] = {}
         for subscription_id, event_id in pairs:
-            args += [subscription_id, event_id]
-        touched = await self._fanout(keys=[_SUB, SUBSCRIPTIONS], args=args)
+            by_subscription.setdefault(subscription_id, []).append(event_id)
+        keys = [SUBSCRIPTIONS]
+        args: list[str | int] = [now_ms]
+        for subscription_id, event_ids in by_subscription.items():
+            keys += [
+                delivery_records(subscription_id),
+                delivery_queue(subscription_id),
+                delivery_order(subscription_id),
+            ]
+            args += [subscription_id, len(event_ids), *event_ids]
+        touched = await self._fanout(keys=keys, args=args)
         return [text(item) for item in touched]
 
     async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
@@ -248,6 +264,14 @@ class DeliveryStore:
 
     async def queued(self, subscription_id: str) -> int:
         return int(await awaited(self._redis.zcard(delivery_queue(subscription_id))))
+
+    async def queued_total(self, subscription_ids: Sequence[str]) -> int:
+        """Deliveries waiting (due or in flight) across these subscriptions, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for subscription_id in subscription_ids:
+                pipe.zcard(delivery_queue(subscription_id))
+            depths = await pipe.execute()
+        return sum(int(depth) for depth in depths)
 
     async def forget(self, subscription_id: str) -> None:
         await awaited(

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from contracts.changes import Change
-from service.state.keys import EVENT_INDEX, EVENTS, snapshot_stamp, snapshots
+from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp, snapshots
 from service.state.redis_types import awaited, text
 
 _COMMIT = """
@@ -224,6 +225,66 @@ class EventLog:
             return None
         rows = await self._redis.xrange(EVENTS, min=text(entry), max=text(entry), count=1)
         return _logged(*rows[0]) if rows else None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEntry:
+    """One log entry handed to a fan-out consumer. `event` is None for an entry deleted from the log while it
+    was pending: it has nothing to fan out, and is acknowledged all the same."""
+
+    entry_id: str
+    event: LoggedEvent | None
+
+
+def _group_entries(rows: Sequence[Any]) -> list[GroupEntry]:
+    return [GroupEntry(text(entry_id), _logged(entry_id, fields) if fields else None) for entry_id, fields in rows]
+
+
+class FanoutFeed:
+    """The event log as the fan-out consumer group reads it: each entry handed to one consumer, acknowledged
+    once its deliveries exist, and taken over from a consumer that died before acknowledging."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def ensure_group(self) -> None:
+        """Create the group (and the stream) unless they exist; from the start of the log, so that a first
+        worker fans out whatever was logged before it ran."""
+        try:
+            await self._redis.xgroup_create(EVENTS, FANOUT_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, consumer: str, count: int, block_ms: int) -> list[GroupEntry]:
+        """New entries for `consumer`, waiting up to `block_ms` for the first. `GroupMissing` when the stream or
+        group vanished (a Redis that lost its data)."""
+        try:
+            reply = await self._redis.xreadgroup(FANOUT_GROUP, consumer, {EVENTS: ">"}, count=count, block=block_ms)
+        except ResponseError as exc:
+            raise _missing_group_or(exc) from exc
+        return [entry for _stream, rows in reply or [] for entry in _group_entries(rows)]
+
+    async def ack(self, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self._redis.xack(EVENTS, FANOUT_GROUP, *entry_ids)
+
+    async def reclaim(self, consumer: str, idle_ms: int, start: str, count: int) -> tuple[str, list[GroupEntry]]:
+        """Entries other consumers read at least `idle_ms` ago and never acknowledged, now `consumer`'s; and the
+        id to continue from ('0-0' once the whole pending list was scanned)."""
+        try:
+            reply = await self._redis.xautoclaim(EVENTS, FANOUT_GROUP, consumer, idle_ms, start_id=start, count=count)
+        except ResponseError as exc:
+            raise _missing_group_or(exc) from exc
+        return text(reply[0]), _group_entries(reply[1])
+
+
+class GroupMissing(Exception):
+    """The log's consumer group (or the log itself) does not exist."""
+
+
+def _missing_group_or(exc: ResponseError) -> Exception:
+    return GroupMissing(str(exc)) if "NOGROUP" in str(exc) else exc
 
 
 def _type_matches(pattern: str, event_type: str) -> bool:

@@ -20,19 +20,25 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from service.state.keys import SYNC_DUE, sync_lock
+from service.state.keys import SYNC_DUE, seen_callback, sync_lock
 from service.state.redis_types import text
 
+# KEYS: due set, then the lock of each candidate account. ARGV: now_ms, lease_ms, claim limit, token prefix,
+# then the candidate accounts (in KEYS order). A candidate read before the script may have been claimed or
+# rescheduled since: it is claimed only if it is still due and unlocked.
 _CLAIM = """
 local claimed = {}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 200)
-for _, account in ipairs(due) do
+for i = 5, #ARGV do
   if #claimed >= tonumber(ARGV[3]) * 2 then break end
-  local token = ARGV[4] .. ':' .. account
-  if redis.call('SET', ARGV[5] .. account, token, 'NX', 'PX', ARGV[2]) then
-    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), account)
-    table.insert(claimed, account)
-    table.insert(claimed, token)
+  local account = ARGV[i]
+  local score = redis.call('ZSCORE', KEYS[1], account)
+  if score and tonumber(score) <= tonumber(ARGV[1]) then
+    local token = ARGV[4] .. ':' .. account
+    if redis.call('SET', KEYS[i - 3], token, 'NX', 'PX', ARGV[2]) then
+      redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), account)
+      table.insert(claimed, account)
+      table.insert(claimed, token)
+    end
   end
 end
 return claimed
@@ -76,8 +82,9 @@ end
 return 0
 """
 
-#: Prefix of the lock keys, handed to the claim script (it derives each account's lock key).
-_LOCK_PREFIX = sync_lock("")
+#: Due accounts looked at per claim: accounts whose sync is running may be due again already (a trigger
+#: arrived during the sync), and they must not hide the accounts behind them.
+CLAIM_CANDIDATES = 200
 
 
 def _score_text(value: int) -> str:
@@ -107,9 +114,11 @@ class SyncSchedule:
         """Ask for a sync now: one write, durable once Redis acknowledges it."""
         await self._redis.zadd(SYNC_DUE, {account: now_ms}, lt=True)
 
-    async def request_once(self, account: str, now_ms: int, seen_key: str, ttl_s: int) -> bool:
-        """Ask for a sync unless `seen_key` was set within `ttl_s`; False for a repeat (nothing queued)."""
-        return bool(await self._request_once(keys=[SYNC_DUE, seen_key], args=[account, now_ms, ttl_s]))
+    async def request_once(self, account: str, now_ms: int, notification_id: str, ttl_s: int) -> bool:
+        """Ask for a sync unless the provider's notification `notification_id` for this account was seen within
+        `ttl_s`; False for a repeat (nothing queued)."""
+        seen = seen_callback(account, notification_id)
+        return bool(await self._request_once(keys=[SYNC_DUE, seen], args=[account, now_ms, ttl_s]))
 
     async def request_many(self, accounts: Iterable[str], now_ms: int) -> None:
         mapping = dict.fromkeys(accounts, now_ms)
@@ -120,10 +129,21 @@ class SyncSchedule:
         """Put an account on the schedule unless it is already there (worker start-up)."""
         await self._redis.zadd(SYNC_DUE, {account: at_ms}, nx=True)
 
+    async def due_count(self, now_ms: int) -> int:
+        """Accounts whose sync is due by `now_ms` (running syncs' accounts are due at their lease end)."""
+        return int(await self._redis.zcount(SYNC_DUE, "-inf", now_ms))
+
     async def claim(self, now_ms: int, lease_ms: int, limit: int, token_prefix: str) -> list[Claim]:
         if limit <= 0:
             return []
-        reply = await self._claim(keys=[SYNC_DUE], args=[now_ms, lease_ms, limit, token_prefix, _LOCK_PREFIX])
+        due = await self._redis.zrangebyscore(SYNC_DUE, "-inf", now_ms, start=0, num=CLAIM_CANDIDATES)
+        if not due:
+            return []
+        candidates = [text(account) for account in due]
+        reply = await self._claim(
+            keys=[SYNC_DUE, *(sync_lock(account) for account in candidates)],
+            args=[now_ms, lease_ms, limit, token_prefix, *candidates],
+        )
         items = [text(item) for item in reply]
         return [Claim(items[i], items[i + 1], now_ms + lease_ms) for i in range(0, len(items), 2)]
 

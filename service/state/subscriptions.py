@@ -16,7 +16,7 @@ from contracts.model import EVENT_TYPES
 from contracts.standard_webhooks import new_secret, secret_key
 from contracts.times import format_time, parse_time
 from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION
-from service.state.redis_types import awaited
+from service.state.redis_types import awaited, text
 
 #: After a rotation the previous secret keeps signing beside the new one this long.
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -203,6 +203,9 @@ class SubscriptionStore:
             pipe.incr(SUBSCRIPTIONS_VERSION)
             removed, _ = await pipe.execute()
         return bool(removed)
+
+    async def ids(self) -> list[str]:
+        return [text(subscription_id) for subscription_id in await awaited(self._redis.hkeys(SUBSCRIPTIONS))]
 
     async def version(self) -> int:
         value = await awaited(self._redis.get(SUBSCRIPTIONS_VERSION))

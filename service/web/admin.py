@@ -46,7 +46,7 @@ async def trigger_account(request: Request) -> Response:
     name = request.path_params["account"]
     if name not in deps.settings.accounts:
         return error(404, "unknown_account")
-    await deps.schedule.request(name, int(time.time() * 1000))
+    await deps.stores.schedule.request(name, int(time.time() * 1000))
     return JSON({"status": "accepted", "accounts": [name]}, status_code=202)
 
 
@@ -54,14 +54,14 @@ async def trigger_account(request: Request) -> Response:
 async def trigger_all(request: Request) -> Response:
     deps = _deps(request)
     names = sorted(deps.settings.accounts)
-    await deps.schedule.request_many(names, int(time.time() * 1000))
+    await deps.stores.schedule.request_many(names, int(time.time() * 1000))
     return JSON({"status": "accepted", "accounts": names}, status_code=202)
 
 
 @admin_only
 async def list_accounts(request: Request) -> Response:
     deps = _deps(request)
-    rows = await deps.states.describe(deps.settings.accounts[name] for name in sorted(deps.settings.accounts))
+    rows = await deps.stores.states.describe(deps.settings.accounts[name] for name in sorted(deps.settings.accounts))
     return JSON({"accounts": rows})
 
 
@@ -87,7 +87,7 @@ async def list_events(request: Request) -> Response:
     params = request.query_params
     try:
         limit = parse_limit(params.get("limit"))
-        events, next_cursor = await deps.eventlog.page(
+        events, next_cursor = await deps.stores.eventlog.page(
             after=params.get("after") or None,
             limit=limit,
             account=params.get("account") or None,
@@ -100,7 +100,7 @@ async def list_events(request: Request) -> Response:
 
 @admin_only
 async def get_event(request: Request) -> Response:
-    event = await _deps(request).eventlog.get(request.path_params["event_id"])
+    event = await _deps(request).stores.eventlog.get(request.path_params["event_id"])
     if event is None:
         return error(404, "unknown_event")
     return raw_json(event.body)

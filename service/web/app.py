@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        configure_logging(resolved.secrets())
+        configure_logging(resolved.secrets(), log_format=resolved.log_format, level=resolved.log_level)
         app.state.deps = WebDeps.build(resolved)
         # Everything alive after start-up (modules, routes, settings) lives as long as the process: moved out
         # of the collector's generations, the collections that run between callbacks have less to scan.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from service import metrics
+from service.state.stores import Stores
 from service.web.responses import JSON
 
 
@@ -15,13 +18,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics_text(request: Request) -> Response:
-    body, content_type = await metrics.render(request.app.state.deps.redis)
+    stores: Stores = request.app.state.deps.stores
+    body, content_type = metrics.render(await stores.queue_depths(int(time.time() * 1000)))
     return Response(body, media_type=content_type)
 
 
 async def readyz(request: Request) -> Response:
+    stores: Stores = request.app.state.deps.stores
     try:
-        await request.app.state.deps.redis.ping()
+        await stores.ping()
     except (RedisError, OSError):
         return JSON({"status": "unavailable", "redis": "down"}, status_code=503)
     return JSON({"status": "ready"})

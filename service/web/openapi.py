@@ -18,8 +18,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contracts.accounts import ACCOUNT_NAME, PROVIDERS
+from contracts.account_file import ACCOUNT_NAME
 from contracts.model import EVENT_TYPES, Status
+from contracts.registry import PROVIDERS
 from service.state.deliveries import STATUSES
 from service.state.subscriptions import MAX_FILTERS
 from service.web.subscriptions_api import MAX_REPLAY_IDS

@@ -59,7 +59,7 @@ async def _target(deps: WebDeps, url: object) -> str:
 
 
 async def _load(request: Request) -> Subscription | None:
-    return await _deps(request).subscriptions.get(request.path_params["subscription_id"])
+    return await _deps(request).stores.subscriptions.get(request.path_params["subscription_id"])
 
 
 def _not_found() -> Response:
@@ -80,13 +80,13 @@ async def create(request: Request) -> Response:
         )
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
-    await deps.subscriptions.save(subscription)
+    await deps.stores.subscriptions.save(subscription)
     return JSON({**subscription.public(), "secret": subscription.secrets[0].secret}, status_code=201)
 
 
 @admin_only
 async def list_all(request: Request) -> Response:
-    subscriptions = await _deps(request).subscriptions.all()
+    subscriptions = await _deps(request).stores.subscriptions.all()
     return JSON({"subscriptions": [s.public() for s in subscriptions]})
 
 
@@ -120,13 +120,13 @@ async def patch(request: Request) -> Response:
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
     # Applied to the stored copy atomically: a concurrent rotation is kept, a concurrent delete is not undone.
-    result = await deps.subscriptions.update(subscription.id, lambda current: replace(current, **changes))
+    result = await deps.stores.subscriptions.update(subscription.id, lambda current: replace(current, **changes))
     if result is None:
         return _not_found()
     before, updated = result
     if before.enabled and not updated.enabled:
         # SPEC: `failed` covers deliveries given up because the subscription was disabled.
-        await deps.deliveries.fail_all(subscription.id)
+        await deps.stores.deliveries.fail_all(subscription.id)
     return JSON(updated.public())
 
 
@@ -134,9 +134,9 @@ async def patch(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     deps = _deps(request)
     subscription_id = request.path_params["subscription_id"]
-    if not await deps.subscriptions.delete(subscription_id):
+    if not await deps.stores.subscriptions.delete(subscription_id):
         return _not_found()
-    await deps.deliveries.forget(subscription_id)
+    await deps.stores.deliveries.forget(subscription_id)
     return Response(status_code=204)
 
 
@@ -144,7 +144,7 @@ async def delete(request: Request) -> Response:
 async def rotate_secret(request: Request) -> Response:
     deps = _deps(request)
     now = datetime.now(UTC)
-    result = await deps.subscriptions.update(
+    result = await deps.stores.subscriptions.update(
         request.path_params["subscription_id"], lambda current: rotated(current, now)
     )
     if result is None:
@@ -173,7 +173,7 @@ async def deliveries(request: Request) -> Response:
         limit = parse_limit(request.query_params.get("limit"))
     except ValueError as exc:
         return error(400, "bad_request", str(exc))
-    rows = await deps.deliveries.list(subscription.id, status=status, limit=limit)
+    rows = await deps.stores.deliveries.list(subscription.id, status=status, limit=limit)
     return JSON({"deliveries": rows})
 
 
@@ -199,13 +199,13 @@ async def replay(request: Request) -> Response:
             event_ids = await _matching_ids(deps, subscription, document["event_ids"])
     except InvalidSubscription as exc:
         return error(400, "bad_request", str(exc))
-    queued = await deps.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000))
+    queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000))
     return JSON({"queued": queued}, status_code=202)
 
 
 async def _matching_since(deps: WebDeps, subscription: Subscription, since: datetime) -> list[str]:
     found: list[str] = []
-    async for event in deps.eventlog.since(int(since.timestamp() * 1000)):
+    async for event in deps.stores.eventlog.since(int(since.timestamp() * 1000)):
         if subscription.matches(event.account, event.type):
             found.append(event.event_id)
     return found
@@ -220,7 +220,7 @@ async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: ob
         raise InvalidSubscription(f"event_ids must be a list of 1 to {MAX_REPLAY_IDS} event ids")
     found: list[str] = []
     for event_id in dict.fromkeys(event_ids):
-        event = await deps.eventlog.get(event_id)
+        event = await deps.stores.eventlog.get(event_id)
         if event is not None and subscription.matches(event.account, event.type):
             found.append(event.event_id)
     return found

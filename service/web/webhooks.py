@@ -23,7 +23,6 @@ from contracts.registry import provider_for
 from contracts.standard_webhooks import TOLERANCE_SECONDS
 from contracts.wire import CallbackRequest
 from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
-from service.state.keys import seen_callback
 from service.web.deps import WebDeps
 
 log = structlog.get_logger("relay.webhooks")
@@ -35,12 +34,34 @@ BODY_TIMEOUT_S = 10.0
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
-class BodyTooLarge(Exception):
-    pass
+class CallbackRefused(Exception):
+    """A callback answered without queuing anything: the HTTP status (None when the client is gone and
+    nothing can be answered), the error code and detail of the body, and the result it is counted under in
+    `relay_callbacks_total`."""
+
+    def __init__(self, status: int | None, code: str, result: str, detail: str | None = None) -> None:
+        super().__init__(detail or code)
+        self.status = status
+        self.code = code
+        self.result = result
+        self.detail = detail
 
 
-class ClientGone(Exception):
+class BodyTooLarge(CallbackRefused):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "body_too_large", "too_large", f"the limit is {limit} bytes")
+
+
+class BodyTimeout(CallbackRefused):
+    def __init__(self) -> None:
+        super().__init__(408, "body_timeout", "malformed", f"the body did not arrive within {BODY_TIMEOUT_S:g}s")
+
+
+class ClientGone(CallbackRefused):
     """The client disconnected before its body arrived."""
+
+    def __init__(self) -> None:
+        super().__init__(None, "client_gone", "malformed")
 
 
 def declared_too_large(headers: dict[str, str], limit: int) -> bool:
@@ -76,13 +97,13 @@ async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise BodyTooLarge
+                raise BodyTooLarge(limit)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
     except asyncio.CancelledError:
         if expired and task.uncancel() == 0:
-            raise TimeoutError from None
+            raise BodyTimeout from None
         raise
     finally:
         timer.cancel()
@@ -94,10 +115,9 @@ async def queue_sync(deps: WebDeps, account: str, delivery_id: str | None) -> bo
     inside the signature's tolerance window is acknowledged but queues nothing."""
     now_ms = int(time.time() * 1000)
     if delivery_id is None:
-        await deps.triggers.request(account, now_ms)
+        await deps.stores.triggers.request(account, now_ms)
         return True
-    seen = seen_callback(account, delivery_id[:200])
-    return await deps.schedule.request_once(account, now_ms, seen, 2 * TOLERANCE_SECONDS)
+    return await deps.stores.schedule.request_once(account, now_ms, delivery_id[:200], 2 * TOLERANCE_SECONDS)
 
 
 async def answer(
@@ -107,66 +127,62 @@ async def answer(
     await send({"type": "http.response.body", "body": orjson.dumps(body)})
 
 
-async def refuse(send: Send, status: int, code: str, detail: str | None = None) -> None:
-    body = {"error": code} if detail is None else {"error": code, "detail": detail}
-    headers = [*_JSON_HEADERS, (b"retry-after", b"5")] if status == 503 else _JSON_HEADERS
-    await answer(send, status, body, headers)
+async def refuse(send: Send, refusal: CallbackRefused) -> None:
+    if refusal.status is None:
+        return
+    body = {"error": refusal.code} if refusal.detail is None else {"error": refusal.code, "detail": refusal.detail}
+    headers = [*_JSON_HEADERS, (b"retry-after", b"5")] if refusal.status == 503 else _JSON_HEADERS
+    await answer(send, refusal.status, body, headers)
 
 
 async def receive_callback(scope: Scope, receive: Receive, send: Send) -> None:
     deps: WebDeps = scope["app"].state.deps
     name = scope["path_params"]["account"]
-    account = deps.settings.accounts.get(name)
     structlog.contextvars.bind_contextvars(account=name)
-    if account is None:
-        CALLBACKS.labels(UNKNOWN_ACCOUNT, "unknown_account").inc()
-        await refuse(send, 404, "unknown_account")
-        return
-    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
     try:
-        if declared_too_large(headers, MAX_BODY_BYTES):
-            raise BodyTooLarge
-        body = await read_body(receive)
-    except BodyTooLarge:
-        CALLBACKS.labels(name, "too_large").inc()
-        await refuse(send, 413, "body_too_large", f"the limit is {MAX_BODY_BYTES} bytes")
-        return
-    except TimeoutError:
-        CALLBACKS.labels(name, "malformed").inc()
-        await refuse(send, 408, "body_timeout", f"the body did not arrive within {BODY_TIMEOUT_S:g}s")
-        return
-    except ClientGone:
-        CALLBACKS.labels(name, "malformed").inc()
-        return
-    query_string = scope.get("query_string", b"")
-    query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)) if query_string else {}
-    callback = CallbackRequest(headers=headers, query=query, body=body)
-    try:
-        hint = provider_for(account.provider).verify_callback(account, callback, datetime.now(UTC))
-    except CallbackError as exc:
-        CALLBACKS.labels(name, "unauthorized" if exc.http_status == 401 else "malformed").inc()
-        log.info("callback_refused", status=exc.http_status, reason=str(exc))
-        await refuse(send, exc.http_status or 400, "refused", str(exc))
-        return
-    except Exception:  # whatever the input, never a 500: a verifier bug refuses the callback
-        CALLBACKS.labels(name, "malformed").inc()
-        log.exception("callback_verifier_failed")
-        await refuse(send, 400, "malformed")
-        return
-    try:
-        queued = await queue_sync(deps, name, hint.delivery_id)
-    except RedisError as exc:
-        CALLBACKS.labels(name, "unavailable").inc()
-        log.warning("callback_not_queued", error=type(exc).__name__)
-        await refuse(send, 503, "queue_unavailable")
+        queued = await accept(deps, name, scope, receive)
+    except CallbackRefused as refusal:
+        CALLBACKS.labels(name if name in deps.settings.accounts else UNKNOWN_ACCOUNT, refusal.result).inc()
+        await refuse(send, refusal)
         return
     if not queued:
         CALLBACKS.labels(name, "duplicate").inc()
         await answer(send, 200, {"status": "duplicate"})
         return
     CALLBACKS.labels(name, "accepted").inc()
-    log.debug("callback_accepted", invoice_id=hint.invoice_id)
     await answer(send, 202, {"status": "accepted"})
+
+
+async def accept(deps: WebDeps, name: str, scope: Scope, receive: Receive) -> bool:
+    """Read, verify and queue one callback: True once its sync is durably queued, False for a replay;
+    `CallbackRefused` for anything else."""
+    account = deps.settings.accounts.get(name)
+    if account is None:
+        raise CallbackRefused(404, "unknown_account", "unknown_account")
+    headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+    if declared_too_large(headers, MAX_BODY_BYTES):
+        raise BodyTooLarge(MAX_BODY_BYTES)
+    body = await read_body(receive)
+    query_string = scope.get("query_string", b"")
+    query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)) if query_string else {}
+    try:
+        hint = provider_for(account.provider).verify_callback(
+            account, CallbackRequest(headers=headers, query=query, body=body), datetime.now(UTC)
+        )
+    except CallbackError as exc:
+        log.info("callback_refused", status=exc.http_status, reason=str(exc))
+        status = exc.http_status or 400
+        raise CallbackRefused(status, "refused", "unauthorized" if status == 401 else "malformed", str(exc)) from exc
+    except Exception as exc:  # whatever the input, never a 500: a verifier bug refuses the callback
+        log.exception("callback_verifier_failed")
+        raise CallbackRefused(400, "malformed", "malformed") from exc
+    try:
+        queued = await queue_sync(deps, name, hint.delivery_id)
+    except RedisError as exc:
+        log.warning("callback_not_queued", error=type(exc).__name__)
+        raise CallbackRefused(503, "queue_unavailable", "unavailable") from exc
+    log.debug("callback_accepted", invoice_id=hint.invoice_id)
+    return queued
 
 
 class CallbackEndpoint:

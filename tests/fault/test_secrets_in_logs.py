@@ -374,10 +374,10 @@ def test_the_search_finds_a_leak() -> None:
         "import structlog\n"
         "secret, session = sys.argv[1], sys.argv[2]\n"
         "print('plain', secret[:20], flush=True)\n"
-        "configure_logging([], json=True, level='DEBUG')\n"
+        "configure_logging([], log_format='json', level='DEBUG')\n"
         "structlog.get_logger('leak').warning('unredacted', password=secret, session=session)\n"
         "structlog.reset_defaults()\n"
-        "configure_logging([secret, session], json=True, level='DEBUG')\n"
+        "configure_logging([secret, session], log_format='json', level='DEBUG')\n"
         "structlog.get_logger('leak').warning('redacted', password=secret, session=session)\n"
     )
     with Proc([sys.executable, "-c", script, secret, fake_session], name="leaky") as proc:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from contracts.errors import ConfigError
-from service.config import DEFAULT_RETRY_SCHEDULE, load_settings
+from service.config import DEFAULTS, load_settings
 
 GOOD = """
 [accounts.shop]
@@ -28,7 +28,7 @@ def write(tmp_path: Path, text: str) -> str:
 def test_defaults_and_expansion(tmp_path: Path) -> None:
     settings = load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "from-env-0123"})
     assert settings.redis_url == "redis://localhost:6379/0"
-    assert settings.retry_schedule == DEFAULT_RETRY_SCHEDULE == (5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert settings.retry_schedule == DEFAULTS.retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 36000)
     assert settings.delivery_timeout == 15.0
     assert settings.port == 8000
     assert settings.admin_token is None

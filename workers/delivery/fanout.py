@@ -1,52 +1,54 @@
 """Fan-out: every logged event becomes one delivery per matching enabled subscription.
 
-The event log is read through a Redis consumer group, so each event is fanned out by one worker, and an
-event whose worker died before acknowledging it is claimed by another after `RECLAIM_IDLE_MS`. Creating a
-delivery is idempotent (see `service.state.deliveries`), so fanning an event out twice is harmless.
+The event log is read through a Redis consumer group (`service.state.eventlog.FanoutFeed`), so each event
+is fanned out by one worker, and an event whose worker died before acknowledging it is claimed by another
+after `reclaim_idle_ms`. Entries are acknowledged only after their deliveries exist; creating a delivery is
+idempotent (see `service.state.deliveries`), so fanning an event out twice after a crash is harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import structlog
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
 from service.state.deliveries import DeliveryStore
-from service.state.keys import EVENTS, FANOUT_GROUP
-from service.state.redis_types import text
-from workers.delivery.lanes import DeliveryPool
+from service.state.eventlog import FanoutFeed, GroupEntry, GroupMissing
+from workers.clock import now_ms
+from workers.delivery.bodies import BodyCache
 from workers.delivery.subscription_cache import SubscriptionCache
-from workers.sync.lease import now_ms
 
 log = structlog.get_logger("relay.fanout")
 
 READ_COUNT = 500
 BLOCK_MS = 1000
+#: An entry read this long ago and not acknowledged belongs to a worker presumed dead.
 RECLAIM_IDLE_MS = 30_000
 RECLAIM_EVERY_S = 10.0
 
 
 class Fanout:
     def __init__(
-        self, redis: Redis, cache: SubscriptionCache, store: DeliveryStore, pool: DeliveryPool, consumer: str
+        self,
+        *,
+        feed: FanoutFeed,
+        cache: SubscriptionCache,
+        store: DeliveryStore,
+        bodies: BodyCache,
+        wake: Callable[[Iterable[str]], None],
+        consumer: str,
+        reclaim_idle_ms: int = RECLAIM_IDLE_MS,
     ) -> None:
-        self._redis = redis
+        self._feed = feed
         self._cache = cache
         self._store = store
-        self._pool = pool
+        self._bodies = bodies
+        self._wake = wake
         self._consumer = consumer
-
-    async def ensure_group(self) -> None:
-        try:
-            # From the start of the log: a first worker fans out whatever was logged before it ran.
-            await self._redis.xgroup_create(EVENTS, FANOUT_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        self._reclaim_idle_ms = reclaim_idle_ms
 
     async def run_forever(self) -> None:
         last_reclaim = 0.0
@@ -54,51 +56,44 @@ class Fanout:
         while True:
             try:
                 if not group_ready:
-                    await self.ensure_group()
+                    await self._feed.ensure_group()
                     group_ready = True
                 if time.monotonic() - last_reclaim > RECLAIM_EVERY_S:
                     await self.reclaim()
                     last_reclaim = time.monotonic()
-                reply = await self._redis.xreadgroup(
-                    FANOUT_GROUP, self._consumer, {EVENTS: ">"}, count=READ_COUNT, block=BLOCK_MS
-                )
-                for _stream, entries in reply or []:
-                    await self.process(entries)
-            except ResponseError as exc:
-                # NOGROUP: the stream or group vanished (a Redis without persistence restarted).
-                log.warning("fanout_group_error", error=str(exc))
+                await self.process(await self._feed.read(self._consumer, READ_COUNT, BLOCK_MS))
+            except GroupMissing as exc:
+                # The log or its group vanished (a Redis that lost its data): create them again.
+                log.warning("fanout_group_missing", error=str(exc))
                 group_ready = False
                 await asyncio.sleep(1.0)
             except RedisError as exc:
                 log.warning("fanout_redis_error", error=str(exc))
                 await asyncio.sleep(1.0)
 
-    async def process(self, entries: list[Any]) -> None:
+    async def process(self, entries: list[GroupEntry]) -> None:
+        """Create the entries' deliveries, then acknowledge them: a crash in between leaves them pending in the
+        group, for `reclaim` to fan out again."""
         if not entries:
             return
         await self._cache.refresh()
         pairs: list[tuple[str, str]] = []
-        entry_ids = []
-        for entry_id, fields in entries:
-            entry_ids.append(entry_id)
-            if not fields:
-                continue  # an entry deleted from the stream while pending
-            event_id = text(fields[b"id"])
-            self._pool.remember(event_id, fields[b"body"])
-            for subscription in self._cache.matching(text(fields[b"account"]), text(fields[b"type"])):
-                pairs.append((subscription.id, event_id))
+        for entry in entries:
+            event = entry.event
+            if event is None:
+                continue
+            self._bodies.remember(event.event_id, event.body)
+            for subscription in self._cache.matching(event.account, event.type):
+                pairs.append((subscription.id, event.event_id))
         touched = await self._store.fan_out(pairs, now_ms())
-        await self._redis.xack(EVENTS, FANOUT_GROUP, *entry_ids)
-        self._pool.wake(touched)
+        await self._feed.ack([entry.entry_id for entry in entries])
+        self._wake(touched)
 
     async def reclaim(self) -> None:
         """Take over events that a dead worker read but never acknowledged."""
         start = "0-0"
         while True:
-            reply = await self._redis.xautoclaim(
-                EVENTS, FANOUT_GROUP, self._consumer, RECLAIM_IDLE_MS, start_id=start, count=READ_COUNT
-            )
-            start, entries = text(reply[0]), reply[1]
+            start, entries = await self._feed.reclaim(self._consumer, self._reclaim_idle_ms, start, READ_COUNT)
             if entries:
                 log.info("fanout_reclaimed", events=len(entries))
                 await self.process(entries)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
@@ -22,26 +21,17 @@ from contracts.times import format_time
 from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.state.coalesce import Coalescer
 from service.state.deliveries import DELIVERED, FAILED, PENDING, Claimed, DeliveryStore, Outcome
-from service.state.eventlog import EventLog
-from service.state.subscriptions import Subscription, SubscriptionStore
+from service.state.subscriptions import Subscription
+from workers.clock import now_ms
+from workers.delivery.bodies import BodyCache
 from workers.delivery.retry_plan import plan_next
-from workers.delivery.subscription_cache import SubscriptionCache
 from workers.delivery.webhook_client import WebhookClient
 from workers.delivery.webhook_sender import send_event
-from workers.sync.lease import now_ms
 
 log = structlog.get_logger("relay.delivery")
 
-#: Default attempts in flight per lane (per subscription and worker process): RELAY_DELIVERY_CONCURRENCY.
-#: Measured here, 128 delivers ~15% more per second than 64, at twice the concurrent requests a
-#: subscriber sees from each worker; the default stays polite.
-LANE_CONCURRENCY = 64
 #: How often a lane looks for due retries when nothing woke it.
 LANE_POLL_S = 0.1
-#: How often the pool checks for subscription changes.
-REFRESH_S = 0.25
-#: Event bodies kept in memory after fan-out, so that most deliveries need no read of the log.
-BODY_CACHE_SIZE = 20_000
 #: The attempt counter's children, bound once rather than looked up per attempt.
 ATTEMPT_OUTCOMES = {
     DELIVERED: DELIVERY_ATTEMPTS.labels("delivered"),
@@ -51,12 +41,28 @@ ATTEMPT_OUTCOMES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class LaneContext:
+    """What every lane of a worker shares."""
+
+    store: DeliveryStore
+    bodies: BodyCache
+    client: WebhookClient
+    retry_schedule: tuple[int, ...]
+    #: How long a claimed delivery stays claimed: past it, a delivery whose worker died comes due again.
+    lease_ms: int
+    #: Attempts in flight per lane (RELAY_DELIVERY_CONCURRENCY).
+    width: int
+    #: Called with the subscription id when its subscriber answered 410 Gone.
+    on_gone: Callable[[str], None]
+
+
 class Lane:
     """One claiming loop and a fixed set of sender coroutines fed through a queue (a task per attempt
     measured as a visible share of the delivery path's CPU)."""
 
-    def __init__(self, pool: DeliveryPool, subscription: Subscription) -> None:
-        self.pool = pool
+    def __init__(self, context: LaneContext, subscription: Subscription) -> None:
+        self.context = context
         self.subscription = subscription
         self.woken = asyncio.Event()
         self.slots_free = asyncio.Event()
@@ -65,7 +71,7 @@ class Lane:
         self.queue: asyncio.Queue[tuple[Claimed, bytes | None, list[bytes]]] = asyncio.Queue()
         self.outcomes: Coalescer[Outcome] = Coalescer(self._record)
         self.task = asyncio.create_task(self._run(), name=f"lane-{subscription.id}")
-        self.width = pool.concurrency
+        self.width = context.width
         self.senders = [asyncio.create_task(self._send_loop()) for _ in range(self.width)]
 
     def stop(self) -> None:
@@ -86,9 +92,11 @@ class Lane:
         # Cleared before the claim: a wake-up that lands during the claim is not lost.
         self.woken.clear()
         free = self.width - self.busy
-        claimed = await self.pool.store.claim(self.subscription.id, now_ms(), self.pool.lease_ms, free) if free else []
+        claimed = (
+            await self.context.store.claim(self.subscription.id, now_ms(), self.context.lease_ms, free) if free else []
+        )
         if claimed:
-            bodies = await self.pool.bodies([c.event_id for c in claimed])
+            bodies = await self.context.bodies.bodies([c.event_id for c in claimed])
             keys = self.subscription.signing_keys(datetime.now(UTC))
             self.busy += len(claimed)
             for delivery in claimed:
@@ -123,8 +131,10 @@ class Lane:
             attempt = {"at": format_time(datetime.now(UTC)), "status_code": None, "error": "event not in the log"}
             await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, attempt | {"latency_ms": 0}))
             return
-        result = await send_event(self.pool.client, subscription.url, event_id=delivery.event_id, body=body, keys=keys)
-        plan = plan_next(result, delivery.tries, self.pool.schedule, result.at)
+        result = await send_event(
+            self.context.client, subscription.url, event_id=delivery.event_id, body=body, keys=keys
+        )
+        plan = plan_next(result, delivery.tries, self.context.retry_schedule, result.at)
         if result.succeeded:
             log.debug(
                 "delivered", event_id=delivery.event_id, status_code=result.status_code, latency_ms=result.latency_ms
@@ -142,104 +152,7 @@ class Lane:
         DELIVERY_SECONDS.observe(result.latency_ms / 1000)
         await self.outcomes.submit(Outcome(delivery.event_id, plan.status, plan.next_due_ms, result.as_json()))
         if plan.disable:
-            self.pool.disable_soon(subscription.id, reason="the subscriber answered 410 Gone")
+            self.context.on_gone(subscription.id)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        await self.pool.store.record(self.subscription.id, outcomes)
-
-
-class DeliveryPool:
-    """Starts and stops lanes as subscriptions come, go, and are enabled or disabled."""
-
-    def __init__(
-        self,
-        *,
-        cache: SubscriptionCache,
-        subscriptions: SubscriptionStore,
-        store: DeliveryStore,
-        eventlog: EventLog,
-        client: WebhookClient,
-        schedule: tuple[int, ...],
-        timeout: float,
-        concurrency: int = LANE_CONCURRENCY,
-    ) -> None:
-        self.cache = cache
-        self.subscriptions = subscriptions
-        self.store = store
-        self.eventlog = eventlog
-        self.client = client
-        self.schedule = schedule
-        self.timeout = timeout
-        self.concurrency = concurrency
-        # An attempt's claim outlives its timeout with room to record the outcome.
-        self.lease_ms = int((timeout + 10.0) * 1000)
-        self.lanes: dict[str, Lane] = {}
-        self._lanes_from: dict[str, Subscription] | None = None
-        self._bodies: OrderedDict[str, bytes] = OrderedDict()
-        self._disabling: dict[str, asyncio.Task[None]] = {}
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.cache.refresh()
-                # The fan-out reloads the same cache: whoever reloaded it, lanes follow each new copy (a
-                # rotated secret, a new URL, a new subscription), not only the copies this loop loaded.
-                if self.cache.subscriptions is not self._lanes_from:
-                    self._lanes_from = self.cache.subscriptions
-                    self.sync_lanes()
-            except RedisError as exc:
-                log.warning("delivery_refresh_failed", error=str(exc))
-            await asyncio.sleep(REFRESH_S)
-
-    def sync_lanes(self) -> None:
-        wanted = {s.id: s for s in self.cache.subscriptions.values() if s.enabled}
-        for subscription_id in list(self.lanes):
-            if subscription_id not in wanted:
-                self.lanes.pop(subscription_id).stop()
-        for subscription_id, subscription in wanted.items():
-            lane = self.lanes.get(subscription_id)
-            if lane is None:
-                self.lanes[subscription_id] = Lane(self, subscription)
-            else:
-                lane.subscription = subscription  # a new URL or secret applies from the next claim
-
-    def wake(self, subscription_ids: Iterable[str]) -> None:
-        for subscription_id in subscription_ids:
-            lane = self.lanes.get(subscription_id)
-            if lane is not None:
-                lane.woken.set()
-
-    def remember(self, event_id: str, body: bytes) -> None:
-        self._bodies[event_id] = body
-        if len(self._bodies) > BODY_CACHE_SIZE:
-            self._bodies.popitem(last=False)
-
-    async def bodies(self, event_ids: list[str]) -> dict[str, bytes]:
-        found = {event_id: self._bodies[event_id] for event_id in event_ids if event_id in self._bodies}
-        missing = [event_id for event_id in event_ids if event_id not in found]
-        if missing:
-            found.update(await self.eventlog.bodies(missing))
-        return found
-
-    def disable_soon(self, subscription_id: str, *, reason: str) -> None:
-        """Disable a subscription from one task of its own, not from the attempt that learned of it: several
-        attempts in flight may all get 410 at once, and stopping the lane cancels attempts."""
-        if subscription_id not in self._disabling:
-            task = asyncio.create_task(self.disable(subscription_id, reason=reason))
-            self._disabling[subscription_id] = task
-            task.add_done_callback(lambda _: self._disabling.pop(subscription_id, None))
-
-    async def disable(self, subscription_id: str, *, reason: str) -> None:
-        changed = await self.subscriptions.update(subscription_id, lambda s: replace(s, enabled=False))
-        if changed is not None and changed[0].enabled:
-            failed = await self.store.fail_all(subscription_id)
-            log.warning("subscription_disabled", subscription_id=subscription_id, reason=reason, failed=failed)
-        lane = self.lanes.pop(subscription_id, None)
-        if lane is not None:
-            lane.stop()
-
-    async def close(self) -> None:
-        for lane in self.lanes.values():
-            lane.stop()
-        self.lanes.clear()
-        await self.client.close()
+        await self.context.store.record(self.subscription.id, outcomes)

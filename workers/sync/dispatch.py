@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from service.state.scheduling import SyncSchedule
-from workers.sync.lease import now_ms
+from workers.clock import now_ms
 
 log = structlog.get_logger("relay.dispatch")
 

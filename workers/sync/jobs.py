@@ -1,9 +1,11 @@
-"""arq job functions."""
+"""The sync job: arq runs `sync_account` for each claim the dispatcher queues."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -11,9 +13,13 @@ import structlog
 from contracts.accounts import Account
 from service.state.account_state import AUTH_FAILED, OK, SyncReport
 from service.state.scheduling import Claim
-from workers.bootstrap import WorkerDeps
-from workers.sync.lease import LeaseHolder, LeaseLost, now_ms
+from service.state.stores import Stores
+from workers.clock import now_ms
+from workers.sync.lease import LeaseHolder, LeaseLost
+from workers.sync.provider_http import Sender
 from workers.sync.run import run_sync
+from workers.sync.sessions import Sessions
+from workers.sync.source_cache import SourceCache
 
 log = structlog.get_logger("relay.jobs")
 
@@ -26,6 +32,19 @@ AUTH_FAILED_RETRY_S = 600
 #: An account this worker's configuration lacks is put back this far, not dropped: during a rolling
 #: deploy another worker may know it. A removed account costs one no-op job per interval.
 UNKNOWN_ACCOUNT_RETRY_MS = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class SyncDeps:
+    """What sync jobs share in a worker process (arq's `ctx["sync"]`)."""
+
+    accounts: Mapping[str, Account]
+    stores: Stores
+    send: Sender
+    sessions: Sessions
+    sources: SourceCache
+    #: How long a claim lasts without renewal (RELAY_SYNC_LEASE).
+    lease_ms: int
 
 
 def next_due_ms(account: Account, report: SyncReport, failures: int, retry_after: float | None, now: int) -> int | None:
@@ -46,32 +65,38 @@ def next_due_ms(account: Account, report: SyncReport, failures: int, retry_after
 
 async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease_end_ms: int) -> dict[str, Any]:
     """Run one claimed sync of `account_name`; the claim (token, lease) comes from the dispatcher."""
-    deps: WorkerDeps = ctx["deps"]
+    deps: SyncDeps = ctx["sync"]
+    schedule, states = deps.stores.schedule, deps.stores.states
     structlog.contextvars.bind_contextvars(account=account_name, job_id=ctx.get("job_id"))
     lease_ms = deps.lease_ms
-    claim = await deps.schedule.renew(Claim(account_name, token, lease_end_ms), now_ms(), lease_ms)
+    claim = await schedule.renew(Claim(account_name, token, lease_end_ms), now_ms(), lease_ms)
     if claim is None:
         # A re-run of a job whose claim has since been released or taken over: nothing to do.
         return {"status": "stale"}
-    account = deps.settings.accounts.get(account_name)
+    account = deps.accounts.get(account_name)
     if account is None:
         log.warning("sync_unknown_account")
-        await deps.schedule.finish(claim, now_ms() + UNKNOWN_ACCOUNT_RETRY_MS)
+        await schedule.finish(claim, now_ms() + UNKNOWN_ACCOUNT_RETRY_MS)
         return {"status": "unknown_account"}
-    holder = LeaseHolder(deps.schedule, claim, lease_ms)
-    baseline_done = await deps.states.baseline_done(account.name)
+    holder = LeaseHolder(schedule, claim, lease_ms)
+    baseline_done = await states.baseline_done(account.name)
     try:
         report, retry_after = await holder.run(
             run_sync(
-                account, deps.send, deps.sessions, deps.eventlog, baseline_done=baseline_done, sources=deps.sources
+                account,
+                deps.send,
+                deps.sessions,
+                deps.stores.eventlog,
+                baseline_done=baseline_done,
+                sources=deps.sources,
             )
         )
     except LeaseLost:
         return {"status": "lease_lost"}
     except asyncio.CancelledError:
         # Shutdown: hand the account back so that any worker syncs it again right away.
-        await asyncio.shield(deps.schedule.release(holder.claim, now_ms()))
+        await asyncio.shield(schedule.release(holder.claim, now_ms()))
         raise
-    failures = await deps.states.record(account.name, report)
-    await deps.schedule.finish(holder.claim, next_due_ms(account, report, failures, retry_after, now_ms()))
+    failures = await states.record(account.name, report)
+    await schedule.finish(holder.claim, next_due_ms(account, report, failures, retry_after, now_ms()))
     return {"status": report.status, "records": report.records, "events": report.events, "skipped": report.skipped}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
 import structlog
 
 from service.state.scheduling import Claim, SyncSchedule
+from workers.clock import now_ms
 
 T = TypeVar("T")
 log = structlog.get_logger("relay.lease")
@@ -17,10 +17,6 @@ log = structlog.get_logger("relay.lease")
 
 class LeaseLost(Exception):
     """Another worker took the account over (this one stalled past its lease)."""
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class LeaseHolder:

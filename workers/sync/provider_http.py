@@ -1,11 +1,14 @@
-"""Sending `contracts` requests to providers over one shared HTTP session per worker process.
+"""The one way out to a provider: `Sender`, and its transport over one shared HTTP session per worker.
 
-aiohttp rather than httpx: a re-sync of a large account is a thousand page requests back to back, and
-profiling one showed httpx's per-request overhead as the largest single cost of the sync (measured here:
-httpx ~700 requests/s at concurrency 1, aiohttp ~2,500).
+Everything the sync sends (list pages, logins) goes through one `Sender`, so tests and benchmarks can put
+any transport in its place. aiohttp rather than httpx underneath: a re-sync of a large account is a
+thousand page requests back to back, and profiling one showed httpx's per-request overhead as the largest
+single cost of the sync (measured here: httpx ~700 requests/s at concurrency 1, aiohttp ~2,500).
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from yarl import URL
@@ -13,31 +16,39 @@ from yarl import URL
 from contracts.errors import ProviderTransient
 from contracts.wire import HttpRequest, HttpResponse
 
-
-def new_client(timeout: float) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0)),
-        connector=aiohttp.TCPConnector(limit=100),
-        headers={"user-agent": "invoice-relay"},
-    )
+#: Sends one request to a provider; network failures raise `ProviderTransient`.
+Sender = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
-async def send(client: aiohttp.ClientSession, request: HttpRequest) -> HttpResponse:
-    """Network failures become `ProviderTransient`. Messages use `log_url` only: URLs may hold keys."""
-    try:
-        async with client.request(
-            request.method,
-            URL(request.url, encoded=True),  # sent exactly as `contracts` built it
-            headers=request.headers,
-            data=request.body,
-            # Not followed: a provider API that redirects is misconfigured, and following would send
-            # credentials to wherever it points.
-            allow_redirects=False,
-        ) as response:
-            body = await response.read()
-            headers = {name.lower(): value for name, value in response.headers.items()}
-            return HttpResponse(status=response.status, headers=headers, body=body)
-    except TimeoutError as exc:
-        raise ProviderTransient(f"timeout calling {request.method} {request.log_url}") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise ProviderTransient(f"{type(exc).__name__} calling {request.method} {request.log_url}") from exc
+class ProviderHttp:
+    """A `Sender` over one aiohttp session: pooled connections, the time limit on every request."""
+
+    def __init__(self, timeout: float) -> None:
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0)),
+            connector=aiohttp.TCPConnector(limit=100),
+            headers={"user-agent": "invoice-relay"},
+        )
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        """Network failures become `ProviderTransient`. Messages use `log_url` only: URLs may hold keys."""
+        try:
+            async with self._session.request(
+                request.method,
+                URL(request.url, encoded=True),  # sent exactly as `contracts` built it
+                headers=request.headers,
+                data=request.body,
+                # Not followed: a provider API that redirects is misconfigured, and following would send
+                # credentials to wherever it points.
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                return HttpResponse(status=response.status, headers=headers, body=body)
+        except TimeoutError as exc:
+            raise ProviderTransient(f"timeout calling {request.method} {request.log_url}") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ProviderTransient(f"{type(exc).__name__} calling {request.method} {request.log_url}") from exc
+
+    async def close(self) -> None:
+        await self._session.close()

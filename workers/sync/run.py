@@ -10,7 +10,6 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,10 +22,11 @@ from contracts.model import Status
 from contracts.paging import Pager
 from contracts.provider import Provider
 from contracts.registry import provider_for
-from contracts.wire import HttpRequest, HttpResponse
+from contracts.wire import HttpRequest
 from service.metrics import EVENTS, INVOICES_CHANGED, INVOICES_READ, RECORDS_SKIPPED, SYNC_SECONDS, SYNCS
 from service.state.account_state import AUTH_FAILED, ERROR, OK, SyncReport
 from service.state.eventlog import EventLog, PendingChange
+from workers.sync.provider_http import Sender
 from workers.sync.sessions import Sessions
 from workers.sync.source_cache import AccountSources, SourceCache, bytes_hash
 
@@ -36,8 +36,6 @@ log = structlog.get_logger("relay.sync")
 PAGE_ATTEMPTS = 4
 #: The longest wait a sync sits through inline; a longer Retry-After ends the sync and reschedules it.
 MAX_INLINE_WAIT = 10.0
-
-Sender = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
 @dataclass

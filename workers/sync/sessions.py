@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from contracts.accounts import Account
 from contracts.provider import Provider
-from workers.sync.provider_http import send
+from workers.sync.provider_http import Sender
 
 
 class Sessions:
-    """Session tokens by account name. A 401 on the list endpoint drops the token: the next use logs in."""
+    """Session tokens by account name. A 401 on the list endpoint drops the token: the next use logs in.
+    Logins go out through the same `Sender` as every other provider request."""
 
-    def __init__(self, client: aiohttp.ClientSession) -> None:
-        self._client = client
+    def __init__(self, send: Sender) -> None:
+        self._send = send
         self._tokens: dict[str, str] = {}
 
     async def token(self, account: Account, provider: Provider) -> str | None:
@@ -22,7 +21,7 @@ class Sessions:
         cached = self._tokens.get(account.name)
         if cached is not None:
             return cached
-        response = await send(self._client, provider.login_request(account))
+        response = await self._send(provider.login_request(account))
         token = provider.parse_login(response)
         self._tokens[account.name] = token
         return token

@@ -1,0 +1,95 @@
+"""Starting and stopping delivery lanes as subscriptions come, go, and are enabled or disabled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+from redis.exceptions import RedisError
+
+from service.state.deliveries import DeliveryStore
+from service.state.subscriptions import Subscription, SubscriptionStore
+from workers.delivery.bodies import BodyCache
+from workers.delivery.disabling import Disabler
+from workers.delivery.lanes import Lane, LaneContext
+from workers.delivery.subscription_cache import SubscriptionCache
+from workers.delivery.webhook_client import WebhookClient
+
+log = structlog.get_logger("relay.delivery")
+
+#: How often the pool checks for subscription changes.
+REFRESH_S = 0.25
+
+
+class DeliveryPool:
+    def __init__(
+        self,
+        *,
+        cache: SubscriptionCache,
+        subscriptions: SubscriptionStore,
+        store: DeliveryStore,
+        bodies: BodyCache,
+        client: WebhookClient,
+        retry_schedule: tuple[int, ...],
+        timeout: float,
+        concurrency: int,
+    ) -> None:
+        self._cache = cache
+        self._disabler = Disabler(subscriptions, store, on_disabled=self.stop_lane)
+        self._context = LaneContext(
+            store=store,
+            bodies=bodies,
+            client=client,
+            retry_schedule=retry_schedule,
+            # An attempt's claim outlives its timeout with room to record the outcome.
+            lease_ms=int((timeout + 10.0) * 1000),
+            width=concurrency,
+            on_gone=self._gone,
+        )
+        self.lanes: dict[str, Lane] = {}
+        self._lanes_from: dict[str, Subscription] | None = None
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self._cache.refresh()
+                # The fan-out reloads the same cache: whoever reloaded it, lanes follow each new copy (a
+                # rotated secret, a new URL, a new subscription), not only the copies this loop loaded.
+                if self._cache.subscriptions is not self._lanes_from:
+                    self._lanes_from = self._cache.subscriptions
+                    self.sync_lanes()
+            except RedisError as exc:
+                log.warning("delivery_refresh_failed", error=str(exc))
+            await asyncio.sleep(REFRESH_S)
+
+    def sync_lanes(self) -> None:
+        wanted = {s.id: s for s in self._cache.subscriptions.values() if s.enabled}
+        for subscription_id in list(self.lanes):
+            if subscription_id not in wanted:
+                self.stop_lane(subscription_id)
+        for subscription_id, subscription in wanted.items():
+            lane = self.lanes.get(subscription_id)
+            if lane is None:
+                self.lanes[subscription_id] = Lane(self._context, subscription)
+            else:
+                lane.subscription = subscription  # a new URL or secret applies from the next claim
+
+    def wake(self, subscription_ids: Iterable[str]) -> None:
+        for subscription_id in subscription_ids:
+            lane = self.lanes.get(subscription_id)
+            if lane is not None:
+                lane.woken.set()
+
+    def stop_lane(self, subscription_id: str) -> None:
+        lane = self.lanes.pop(subscription_id, None)
+        if lane is not None:
+            lane.stop()
+
+    def _gone(self, subscription_id: str) -> None:
+        self._disabler.disable_soon(subscription_id, reason="the subscriber answered 410 Gone")
+
+    def close(self) -> None:
+        """Stop every lane. Claimed deliveries left unsent come due again when their lease ends."""
+        for subscription_id in list(self.lanes):
+            self.stop_lane(subscription_id)
