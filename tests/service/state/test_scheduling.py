@@ -116,3 +116,23 @@ async def test_release_makes_the_account_due_at_once(redis: Redis) -> None:
     await schedule.release(claim, NOW + 5)
     (again,) = await schedule.claim(NOW + 5, LEASE, 1, "w2")
     assert again.account == "shop"
+
+
+async def test_accounts_whose_sync_runs_do_not_hide_due_accounts_behind_them(redis: Redis) -> None:
+    schedule = SyncSchedule(redis)
+    running = [f"busy-{n:02d}" for n in range(40)]
+    await schedule.request_many(running, NOW - 1000)
+    assert len(await schedule.claim(NOW, LEASE, 40, "w1")) == 40
+    # A trigger during each running sync makes it due again at once, ahead of a new account's trigger.
+    await schedule.request_many(running, NOW - 500)
+    await schedule.request("waiting", NOW)
+    claims = await schedule.claim(NOW, LEASE, 1, "w2")
+    assert [claim.account for claim in claims] == ["waiting"]
+
+
+async def test_an_account_no_longer_due_is_not_claimed(redis: Redis) -> None:
+    schedule = SyncSchedule(redis)
+    await schedule.schedule_if_absent("later", NOW + 60_000)
+    assert await schedule.claim(NOW, LEASE, 5, "w1") == []
+    assert await schedule.due_count(NOW) == 0
+    assert await schedule.due_count(NOW + 60_000) == 1

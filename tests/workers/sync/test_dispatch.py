@@ -1,0 +1,73 @@
+"""The dispatcher against a real Redis and arq's queue: each due account becomes one sync job, once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from service.state.scheduling import Claim, SyncSchedule
+from workers.sync.dispatch import Dispatcher
+
+LEASE_MS = 30_000
+
+
+@pytest.fixture
+async def queue(redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(
+        RedisSettings.from_dsn(redis_url), job_serializer=orjson.dumps, job_deserializer=orjson.loads
+    )
+    yield pool
+    await pool.aclose()
+
+
+async def queued(queue: ArqRedis) -> list[tuple[str, ...]]:
+    return sorted(tuple(job.args) for job in await queue.queued_jobs())
+
+
+async def test_each_due_account_is_queued_once_with_its_claim(queue: ArqRedis) -> None:
+    schedule = SyncSchedule(queue)
+    dispatcher = Dispatcher(schedule, queue, LEASE_MS)
+    now = int(time.time() * 1000)
+    await schedule.request_many(["shop", "store"], now)
+    await schedule.schedule_if_absent("later", now + 600_000)
+
+    assert await dispatcher.dispatch_once() == 2
+    assert await dispatcher.dispatch_once() == 0  # claimed: not queued again while the lease runs
+
+    jobs = await queue.queued_jobs()
+    assert sorted(job.function for job in jobs) == ["sync_account", "sync_account"]
+    by_account = {job.args[0]: job.args for job in jobs}
+    assert set(by_account) == {"shop", "store"}
+    for account, token, lease_end_ms in by_account.values():
+        assert token.endswith(":" + account)
+        assert now + LEASE_MS <= lease_end_ms <= int(time.time() * 1000) + LEASE_MS
+        # The job's claim is the live one: renewing it succeeds.
+        assert await schedule.renew(Claim(account, token, lease_end_ms), int(time.time() * 1000), LEASE_MS)
+
+
+async def test_two_dispatchers_never_queue_one_account_twice(queue: ArqRedis) -> None:
+    schedule = SyncSchedule(queue)
+    first, second = Dispatcher(schedule, queue, LEASE_MS), Dispatcher(schedule, queue, LEASE_MS)
+    await schedule.request_many([f"acct-{n}" for n in range(30)], int(time.time() * 1000))
+    total = 0
+    while (claimed := await first.dispatch_once() + await second.dispatch_once()) > 0:
+        total += claimed
+    assert total == 30
+    assert len({args[0] for args in await queued(queue)}) == 30
+
+
+async def test_a_trigger_after_the_claim_queues_another_sync_once_the_first_finishes(queue: ArqRedis) -> None:
+    schedule = SyncSchedule(queue)
+    dispatcher = Dispatcher(schedule, queue, LEASE_MS)
+    await schedule.request("shop", int(time.time() * 1000))
+    assert await dispatcher.dispatch_once() == 1
+    (job,) = await queue.queued_jobs()
+    await schedule.request("shop", int(time.time() * 1000))  # a callback during the sync
+    assert await dispatcher.dispatch_once() == 0  # the running sync still holds the account
+
+    assert await schedule.finish(Claim(*job.args), None)
+    assert await dispatcher.dispatch_once() == 1
