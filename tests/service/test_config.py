@@ -53,6 +53,12 @@ def test_every_variable(tmp_path: Path) -> None:
             "RELAY_DELIVERY_TIMEOUT": "2.5",
             "RELAY_DELIVERY_CONCURRENCY": "128",
             "PORT": "9000",
+            "RELAY_SYNC_LEASE": "12",
+            "RELAY_PROVIDER_TIMEOUT": "4",
+            "RELAY_WORKER_METRICS_PORT": "9100",
+            "RELAY_WORKER_METRICS_HOST": "127.0.0.1",
+            "RELAY_LOG_LEVEL": "debug",
+            "RELAY_LOG_FORMAT": "Console",
         }
     )
     assert settings.redis_url == "redis://example:6380/2"
@@ -63,6 +69,16 @@ def test_every_variable(tmp_path: Path) -> None:
     assert settings.delivery_timeout == 2.5
     assert settings.delivery_concurrency == 128
     assert settings.port == 9000
+    assert (settings.sync_lease, settings.provider_timeout) == (12.0, 4.0)
+    assert (settings.worker_metrics_port, settings.worker_metrics_host) == (9100, "127.0.0.1")
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "console")
+
+
+def test_worker_metrics_and_logging_defaults(tmp_path: Path) -> None:
+    settings = load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "k"})
+    assert settings.worker_metrics_port is None
+    assert settings.worker_metrics_host == "0.0.0.0"
+    assert (settings.log_level, settings.log_format) == ("INFO", None)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +91,12 @@ def test_every_variable(tmp_path: Path) -> None:
         ({"CC_KEY": "k", "PORT": "http"}, "PORT"),
         ({"CC_KEY": "k", "RELAY_DELIVERY_CONCURRENCY": "0"}, "RELAY_DELIVERY_CONCURRENCY"),
         ({"CC_KEY": "k", "RELAY_DELIVERY_CONCURRENCY": "2000"}, "RELAY_DELIVERY_CONCURRENCY"),
+        ({"CC_KEY": "k", "RELAY_WORKER_METRICS_PORT": "abc"}, "RELAY_WORKER_METRICS_PORT"),
+        ({"CC_KEY": "k", "RELAY_WORKER_METRICS_PORT": "70000"}, "RELAY_WORKER_METRICS_PORT"),
+        ({"CC_KEY": "k", "RELAY_LOG_LEVEL": "verbose"}, "RELAY_LOG_LEVEL"),
+        ({"CC_KEY": "k", "RELAY_LOG_FORMAT": "pretty"}, "RELAY_LOG_FORMAT"),
+        ({"CC_KEY": "k", "RELAY_SYNC_LEASE": "-1"}, "RELAY_SYNC_LEASE"),
+        ({"CC_KEY": "k", "RELAY_PROVIDER_TIMEOUT": "soon"}, "RELAY_PROVIDER_TIMEOUT"),
         ({}, "CC_KEY"),
     ],
 )
