@@ -29,10 +29,17 @@ DELIVERY_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 QUEUE_DEPTH = Gauge("relay_queue_depth", "Work waiting in Redis, read at scrape time", ["queue"])
+STATE_LOST_AT = Gauge(
+    "relay_redis_state_lost_timestamp_seconds",
+    "When a worker last found that Redis had lost the relay's data (0: not since the marker was written)",
+)
+#: Counted by the worker that noticed (on its own metrics port); the gauge above is what every web shows.
+STATE_LOSSES = Counter("relay_redis_state_losses", "Times this worker found that Redis had lost the relay's data")
 
 
-def render(queue_depths: Mapping[str, int]) -> tuple[bytes, str]:
-    """The exposition text, with the queue depths (read from Redis at scrape time) set first."""
+def render(queue_depths: Mapping[str, int], state_lost_at_ms: int | None) -> tuple[bytes, str]:
+    """The exposition text, with the figures read from Redis at scrape time set first."""
     for queue, depth in queue_depths.items():
         QUEUE_DEPTH.labels(queue).set(depth)
+    STATE_LOST_AT.set(0 if state_lost_at_ms is None else state_lost_at_ms / 1000)
     return generate_latest(), CONTENT_TYPE_LATEST

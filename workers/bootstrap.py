@@ -1,8 +1,9 @@
 """The one place that wires a worker process together: arq's `on_startup` and `on_shutdown`.
 
-A worker runs arq's sync jobs and, beside them, three loops of its own: the dispatcher (claims due
-accounts, queues their syncs), the fan-out (logged events become deliveries) and the delivery pool (one
-lane per subscription).
+A worker runs arq's sync jobs and, beside them, four loops of its own: the dispatcher (claims due
+accounts, queues their syncs), the upkeep (keeps every polled account on the schedule, notices a Redis
+that lost its data), the fan-out (logged events become deliveries) and the delivery pool (one lane per
+subscription).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from typing import Any
 import prometheus_client
 import structlog
 
-from service.config import Settings, load_settings
+from service.config import load_settings
 from service.logging import configure_logging
 from service.state.stores import Stores
-from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
 from workers.delivery.fanout import Fanout
 from workers.delivery.pool import DeliveryPool
@@ -31,6 +31,7 @@ from workers.sync.jobs import SyncDeps
 from workers.sync.provider_http import ProviderHttp
 from workers.sync.sessions import Sessions
 from workers.sync.source_cache import SourceCache
+from workers.sync.upkeep import Upkeep
 
 log = structlog.get_logger("relay.worker")
 
@@ -51,7 +52,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         sources=SourceCache(),
         lease_ms=lease_ms,
     )
-    await schedule_polled_accounts(settings, stores)
+    upkeep = Upkeep(stores, settings.accounts)
+    await upkeep.check_once()
     subscriptions = SubscriptionCache(stores.subscriptions)
     bodies = BodyCache(stores.eventlog)
     pool = DeliveryPool(
@@ -78,20 +80,13 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(Dispatcher(stores.schedule, ctx["redis"], lease_ms).run_forever(), name="dispatch"),
         asyncio.create_task(pool.run_forever(), name="delivery-pool"),
         asyncio.create_task(fanout.run_forever(), name="fanout"),
+        asyncio.create_task(upkeep.run_forever(), name="upkeep"),
     ]
     if settings.worker_metrics_port is not None:
         prometheus_client.start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     log.info(
         "worker_started", accounts=len(settings.accounts), consumer=consumer, metrics_port=settings.worker_metrics_port
     )
-
-
-async def schedule_polled_accounts(settings: Settings, stores: Stores) -> None:
-    """Put every polled account on the schedule unless it is there already."""
-    now = now_ms()
-    for account in settings.accounts.values():
-        if account.poll_interval:
-            await stores.schedule.schedule_if_absent(account.name, now)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@ PREFIX = "relay:"
 #: ZSET account -> unix ms at which the account's next sync is due. Triggers lower the score (ZADD LT),
 #: a running sync pushes it to the end of its lease, a finished sync sets the next poll time.
 SYNC_DUE = PREFIX + "sync:due"
+#: HASH written once into a Redis holding the relay's state (see `service.state.marker`).
+STATE_MARKER = PREFIX + "state"
 #: STREAM of every recorded change: fields id, account, type, body.
 EVENTS = PREFIX + "events"
 #: HASH event id -> stream entry id of that event in EVENTS.
@@ -42,6 +44,9 @@ def account_state(account: str) -> str:
 SUBSCRIPTIONS = PREFIX + "subs"
 #: STRING counter bumped on every subscription change: workers reload their cached copy when it moves.
 SUBSCRIPTIONS_VERSION = PREFIX + "subs:version"
+#: STRING, a random token set by the first change after the counter was created: a counter that restarted
+#: from zero (Redis lost its data) can land on a value it had before, the pair of both cannot.
+SUBSCRIPTIONS_EPOCH = PREFIX + "subs:epoch"
 #: Consumer group of EVENTS that fans events out to subscriptions.
 FANOUT_GROUP = "fanout"
 

@@ -15,7 +15,7 @@ Why not one arq job per trigger: `enqueue_job` costs about six round trips, and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -125,9 +125,11 @@ class SyncSchedule:
         if mapping:
             await self._redis.zadd(SYNC_DUE, mapping, lt=True)
 
-    async def schedule_if_absent(self, account: str, at_ms: int) -> None:
-        """Put an account on the schedule unless it is already there (worker start-up)."""
-        await self._redis.zadd(SYNC_DUE, {account: at_ms}, nx=True)
+    async def schedule_missing(self, accounts: Sequence[str], at_ms: int) -> int:
+        """Put each account on the schedule unless it is already there; how many were missing."""
+        if not accounts:
+            return 0
+        return int(await self._redis.zadd(SYNC_DUE, dict.fromkeys(accounts, at_ms), nx=True))
 
     async def due_count(self, now_ms: int) -> int:
         """Accounts whose sync is due by `now_ms` (running syncs' accounts are due at their lease end)."""

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from service.state.account_state import AccountStates
 from service.state.deliveries import DeliveryStore
 from service.state.eventlog import EventLog, FanoutFeed
+from service.state.marker import StateMarker
 from service.state.scheduling import SyncSchedule
 from service.state.subscriptions import SubscriptionStore
 from service.state.trigger_batch import TriggerBatcher
@@ -24,6 +25,7 @@ class Stores:
     states: AccountStates
     subscriptions: SubscriptionStore
     deliveries: DeliveryStore
+    marker: StateMarker
 
     @classmethod
     def over(cls, redis: Redis) -> Stores:
@@ -36,6 +38,7 @@ class Stores:
             states=AccountStates(redis),
             subscriptions=SubscriptionStore(redis),
             deliveries=DeliveryStore(redis),
+            marker=StateMarker(redis),
         )
 
     async def ping(self) -> None:

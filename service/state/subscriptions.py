@@ -10,12 +10,13 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from contracts.model import EVENT_TYPES
 from contracts.standard_webhooks import new_secret, secret_key
 from contracts.times import format_time, parse_time
-from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION
+from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_EPOCH, SUBSCRIPTIONS_VERSION
 from service.state.redis_types import awaited, text
 
 #: After a rotation the previous secret keeps signing beside the new one this long.
@@ -160,7 +161,7 @@ class SubscriptionStore:
     async def save(self, subscription: Subscription) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(SUBSCRIPTIONS, subscription.id, subscription.to_json().decode())
-            pipe.incr(SUBSCRIPTIONS_VERSION)
+            _bump_version(pipe)
             await pipe.execute()
 
     async def update(
@@ -182,7 +183,7 @@ class SubscriptionStore:
                     after = change(before)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(SUBSCRIPTIONS, subscription_id, after.to_json().decode())
-                    pipe.incr(SUBSCRIPTIONS_VERSION)
+                    _bump_version(pipe)
                     await pipe.execute()
                     return before, after
                 except WatchError:
@@ -200,13 +201,20 @@ class SubscriptionStore:
     async def delete(self, subscription_id: str) -> bool:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(SUBSCRIPTIONS, subscription_id)
-            pipe.incr(SUBSCRIPTIONS_VERSION)
-            removed, _ = await pipe.execute()
+            _bump_version(pipe)
+            removed, *_ = await pipe.execute()
         return bool(removed)
 
     async def ids(self) -> list[str]:
         return [text(subscription_id) for subscription_id in await awaited(self._redis.hkeys(SUBSCRIPTIONS))]
 
-    async def version(self) -> int:
-        value = await awaited(self._redis.get(SUBSCRIPTIONS_VERSION))
-        return int(value) if value else 0
+    async def version(self) -> str:
+        """A token that changes with every save, update and delete, and never repeats after Redis lost its data
+        (empty before the first change)."""
+        epoch, counter = await awaited(self._redis.mget(SUBSCRIPTIONS_EPOCH, SUBSCRIPTIONS_VERSION))
+        return f"{text(epoch or b'')}:{text(counter or b'')}"
+
+
+def _bump_version(pipe: Pipeline) -> None:
+    pipe.set(SUBSCRIPTIONS_EPOCH, random_source.token_hex(8), nx=True)
+    pipe.incr(SUBSCRIPTIONS_VERSION)

@@ -19,7 +19,8 @@ async def healthz(request: Request) -> Response:
 
 async def metrics_text(request: Request) -> Response:
     stores: Stores = request.app.state.deps.stores
-    body, content_type = metrics.render(await stores.queue_depths(int(time.time() * 1000)))
+    depths = await stores.queue_depths(int(time.time() * 1000))
+    body, content_type = metrics.render(depths, await stores.marker.last_loss_at_ms())
     return Response(body, media_type=content_type)
 
 

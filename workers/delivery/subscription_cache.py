@@ -1,4 +1,4 @@
-"""The worker's copy of the subscriptions, reloaded whenever the version counter in Redis moves."""
+"""The worker's copy of the subscriptions, reloaded whenever their version in Redis changes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from service.state.subscriptions import Subscription, SubscriptionStore
 class SubscriptionCache:
     def __init__(self, store: SubscriptionStore) -> None:
         self._store = store
-        self._version = -1
+        self._version: str | None = None
         self.subscriptions: dict[str, Subscription] = {}
 
     async def refresh(self) -> bool:

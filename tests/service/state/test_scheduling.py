@@ -29,10 +29,10 @@ async def test_a_burst_of_triggers_is_one_due_entry(redis: Redis) -> None:
 
 async def test_a_trigger_pulls_a_scheduled_poll_forward_but_never_back(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.schedule_if_absent("shop", NOW + 300_000)
+    await schedule.schedule_missing(["shop"], NOW + 300_000)
     await schedule.request("shop", NOW)
     assert await redis.zscore(SYNC_DUE, "shop") == NOW
-    await schedule.schedule_if_absent("shop", NOW + 900_000)
+    await schedule.schedule_missing(["shop"], NOW + 900_000)
     assert await redis.zscore(SYNC_DUE, "shop") == NOW
 
 
@@ -132,7 +132,7 @@ async def test_accounts_whose_sync_runs_do_not_hide_due_accounts_behind_them(red
 
 async def test_an_account_no_longer_due_is_not_claimed(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.schedule_if_absent("later", NOW + 60_000)
+    await schedule.schedule_missing(["later"], NOW + 60_000)
     assert await schedule.claim(NOW, LEASE, 5, "w1") == []
     assert await schedule.due_count(NOW) == 0
     assert await schedule.due_count(NOW + 60_000) == 1

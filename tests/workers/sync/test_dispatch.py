@@ -33,7 +33,7 @@ async def test_each_due_account_is_queued_once_with_its_claim(queue: ArqRedis) -
     dispatcher = Dispatcher(schedule, queue, LEASE_MS)
     now = int(time.time() * 1000)
     await schedule.request_many(["shop", "store"], now)
-    await schedule.schedule_if_absent("later", now + 600_000)
+    await schedule.schedule_missing(["later"], now + 600_000)
 
     assert await dispatcher.dispatch_once() == 2
     assert await dispatcher.dispatch_once() == 0  # claimed: not queued again while the lease runs
