@@ -24,6 +24,10 @@ from tests.service.support import log_events
 
 PUBLIC_URL = "http://93.184.216.34/hooks/invoices"
 PUBLIC_FIELDS = {"id", "url", "event_types", "accounts", "enabled", "created_at", "description"}
+UNAUTHORIZED = {"error": "unauthorized"}
+UNKNOWN_SUBSCRIPTION = {"error": "unknown_subscription"}
+NOT_AN_OBJECT = {"error": "invalid_subscription", "detail": "the body must be a JSON object"}
+PRIVATE_TARGET = "url resolves to a loopback, private, link-local or reserved address"
 
 
 async def logged(client: httpx.AsyncClient, admin: dict[str, str], **params: str) -> list[dict[str, Any]]:
@@ -84,6 +88,8 @@ async def test_every_route_needs_the_token(
     body = {"url": PUBLIC_URL, "enabled": False, "since": "2020-01-01T00:00:00Z"}
     response = await client.request(method, path.format(id=sub["id"]), json=body, headers=headers)
     assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED
+    assert response.headers["www-authenticate"] == "Bearer"
     assert "secret" not in response.text
     assert (await redis.hgetall(SUBSCRIPTIONS), await redis.get(SUBSCRIPTIONS_VERSION)) == before  # nothing changed
 
@@ -91,8 +97,11 @@ async def test_every_route_needs_the_token(
 async def test_no_admin_token_configured_refuses_everything(redis_url: str, admin: dict[str, str]) -> None:
     http, deps = await app_client(dataclasses.replace(make_settings(redis_url), admin_token=None))
     try:
-        assert (await http.get("/subscriptions", headers=admin)).status_code == 401
-        assert (await http.post("/subscriptions", json={"url": PUBLIC_URL}, headers=admin)).status_code == 401
+        for response in (
+            await http.get("/subscriptions", headers=admin),
+            await http.post("/subscriptions", json={"url": PUBLIC_URL}, headers=admin),
+        ):
+            assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
     finally:
         await http.aclose()
         await deps.close()
@@ -172,13 +181,15 @@ async def test_empty_list(client: httpx.AsyncClient, admin: dict[str, str]) -> N
 
 async def test_unknown_subscription_is_404_everywhere(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     path = "/subscriptions/sub_missing"
-    assert (await client.get(path, headers=admin)).status_code == 404
-    assert (await client.patch(path, json={"enabled": False}, headers=admin)).status_code == 404
-    assert (await client.delete(path, headers=admin)).status_code == 404
-    assert (await client.post(f"{path}/rotate-secret", headers=admin)).status_code == 404
-    assert (await client.get(f"{path}/deliveries", headers=admin)).status_code == 404
-    replay = await client.post(f"{path}/replay", json={"since": "2020-01-01T00:00:00Z"}, headers=admin)
-    assert replay.status_code == 404
+    for response in (
+        await client.get(path, headers=admin),
+        await client.patch(path, json={"enabled": False}, headers=admin),
+        await client.delete(path, headers=admin),
+        await client.post(f"{path}/rotate-secret", headers=admin),
+        await client.get(f"{path}/deliveries", headers=admin),
+        await client.post(f"{path}/replay", json={"since": "2020-01-01T00:00:00Z"}, headers=admin),
+    ):
+        assert (response.status_code, response.json()) == (404, UNKNOWN_SUBSCRIPTION), response.request.url
 
 
 @pytest.mark.parametrize(
@@ -222,6 +233,8 @@ async def test_create_refuses_bad_bodies(
     response = await client.post("/subscriptions", json=body, headers=admin)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_subscription"
+    # The detail names the field at fault: the one beside `url` when there is one, else `url`.
+    assert next((name for name in body if name != "url"), "url") in response.json()["detail"]
     assert (await client.get("/subscriptions", headers=admin)).json() == {"subscriptions": []}
 
 
@@ -244,7 +257,7 @@ async def test_create_refuses_non_json_and_non_objects(
     response = await client.post(
         "/subscriptions", content=content, headers={**admin, "content-type": "application/json"}
     )
-    assert response.status_code == 400
+    assert (response.status_code, response.json()) == (400, NOT_AN_OBJECT)
     assert (await client.get("/subscriptions", headers=admin)).json() == {"subscriptions": []}
 
 
@@ -274,7 +287,7 @@ PRIVATE_URLS = [
 async def test_private_targets_are_refused(client: httpx.AsyncClient, admin: dict[str, str], url: str) -> None:
     response = await client.post("/subscriptions", json={"url": url}, headers=admin)
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_subscription"
+    assert response.json() == {"error": "invalid_subscription", "detail": PRIVATE_TARGET}
     assert (await client.get("/subscriptions", headers=admin)).json() == {"subscriptions": []}
 
 
@@ -295,9 +308,14 @@ async def test_private_targets_are_accepted_when_allowed(
 async def test_allowing_private_targets_still_checks_syntax(
     private_client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    for url in ("ftp://127.0.0.1/", "http://u:p@127.0.0.1/", "file:///etc/passwd"):
+    for url, reason in (
+        ("ftp://127.0.0.1/", "url must use http or https"),
+        ("http://u:p@127.0.0.1/", "url must not carry credentials"),
+        ("file:///etc/passwd", "url must use http or https"),
+    ):
         response = await private_client.post("/subscriptions", json={"url": url}, headers=admin)
         assert response.status_code == 400, url
+        assert response.json() == {"error": "invalid_subscription", "detail": reason}
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://169.254.169.254/", "http://0x7f000001/", "ftp://x/"])
@@ -305,6 +323,8 @@ async def test_patch_to_a_private_url_is_refused(client: httpx.AsyncClient, admi
     sub = await create(client, admin)
     response = await client.patch(f"/subscriptions/{sub['id']}", json={"url": url}, headers=admin)
     assert response.status_code == 400
+    assert response.json()["error"] == "invalid_subscription"
+    assert response.json()["detail"].startswith("url "), response.text
     assert (await client.get(f"/subscriptions/{sub['id']}", headers=admin)).json()["url"] == PUBLIC_URL
 
 
@@ -377,6 +397,8 @@ async def test_patch_refuses_bad_bodies(client: httpx.AsyncClient, admin: dict[s
     response = await client.patch(f"/subscriptions/{sub['id']}", json=body, headers=admin)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_subscription"
+    [field] = body
+    assert field in response.json()["detail"]
     unchanged = (await client.get(f"/subscriptions/{sub['id']}", headers=admin)).json()
     assert unchanged == {k: v for k, v in sub.items() if k != "secret"}
 
@@ -385,7 +407,7 @@ async def test_patch_refuses_bad_bodies(client: httpx.AsyncClient, admin: dict[s
 async def test_patch_refuses_non_objects(client: httpx.AsyncClient, admin: dict[str, str], content: bytes) -> None:
     sub = await create(client, admin)
     response = await client.patch(f"/subscriptions/{sub['id']}", content=content, headers=admin)
-    assert response.status_code == 400
+    assert (response.status_code, response.json()) == (400, NOT_AN_OBJECT)
 
 
 async def test_disabling_fails_queued_deliveries(
@@ -710,6 +732,7 @@ async def test_replay_after_disabling_and_enabling(
     await client.patch(f"/subscriptions/{sub['id']}", json={"enabled": False}, headers=admin)
     refused = await replay(client, admin, sub["id"], {"since": an_hour_ago()})
     assert refused.status_code == 409
+    assert refused.json()["error"] == "subscription_disabled"
     assert len(await delivery_rows(client, admin, sub["id"], "failed")) == 2
 
     await client.patch(f"/subscriptions/{sub['id']}", json={"enabled": True}, headers=admin)
@@ -750,7 +773,7 @@ async def test_replay_bad_bodies(client: httpx.AsyncClient, admin: dict[str, str
 async def test_replay_non_json_body(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     sub = await create(client, admin)
     response = await client.post(f"/subscriptions/{sub['id']}/replay", content=b"{since", headers=admin)
-    assert response.status_code == 400
+    assert (response.status_code, response.json()) == (400, {**NOT_AN_OBJECT, "error": "bad_request"})
 
 
 async def test_replay_to_a_disabled_subscription_is_409(
