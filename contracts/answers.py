@@ -97,7 +97,7 @@ class FlaggedEnvelope:
             raise ProviderTransient(f"{self.provider} sent {self.flag}: true without {self.items!r}")
         items = document[self.items]
         if items is None:
-            # [U] how an empty history looks is undocumented: `[]` surely, `null` plausibly. Reading null as
+            # How an empty history looks is undocumented: `[]` surely, `null` plausibly. Reading null as
             # empty costs nothing (a missing invoice emits no event), reading it as an error would fail the
             # account for good.
             return []

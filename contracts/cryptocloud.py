@@ -1,9 +1,9 @@
 """CryptoCloud v2: the merchant invoice list, its records, and the JWT-signed postback.
 
-Sources: the list page (`shared/seeds/cryptocloud-invoice-list.txt`) and `shared/notes/providers.md`.
-The page names the endpoint `merchant/info` once and `merchant/list` in its curl example: `list` is the
-list (`info` takes invoice ids). Where the sources leave a fact open, the comment at the spot where the
-code decides says which readings it handles.
+Sources: CryptoCloud's API reference (invoice list, postback, authorization) and the open-source clients of
+its API. The invoice list page names the endpoint `merchant/info` once and `merchant/list` in its curl
+example: `list` is the list (`info` takes invoice ids). Where the sources leave a fact open, the comment at
+the spot where the code decides says which readings it handles.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from contracts.accounts import Account, endpoint_url, required_key
+from contracts.account_keys import AccountKey, integer_between, secret
+from contracts.accounts import Account, endpoint_url, guaranteed
 from contracts.answers import raise_for_status, records_body
 from contracts.errors import (
     CallbackMalformed,
@@ -181,7 +182,7 @@ def _envelope_error(result: object) -> ProviderAuthFailed | ProviderRejected:
 
 
 def make_pager(account: Account, today: date, session: str | None) -> Pager:
-    api_key = required_key(account, "api_key", account.api_key)
+    api_key = guaranteed(account, "api_key", account.api_key)
     start, end = list_window(today, account.lookback_days)
     return ListPager(endpoint_url(account, LIST_PATH), api_key.value, start, end)
 
@@ -276,5 +277,17 @@ def _hint_id(value: object) -> str | None:
 
 
 PROVIDER = Provider(
-    name=NAME, make_pager=make_pager, translate=translate, record_id=_uuid_of, verify_callback=verify_callback
+    name=NAME,
+    make_pager=make_pager,
+    translate=translate,
+    record_id=_uuid_of,
+    verify_callback=verify_callback,
+    account_keys={
+        "api_key": AccountKey(secret, required=True),
+        # Without the project's secret key postbacks cannot be verified, and are refused: polling still works.
+        "secret_key": AccountKey(secret),
+        # The list answers for a period: each sync asks for this many days back from today.
+        "lookback_days": AccountKey(integer_between(0, 366), default=7),
+    },
+    default_base_url="https://api.cryptocloud.plus",
 )

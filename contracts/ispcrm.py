@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from datetime import date
 from functools import partial
 
-from contracts.accounts import Account, account_zone, endpoint_url, required_key
+from contracts.account_keys import AccountKey, currency_code, secret, text
+from contracts.accounts import Account, endpoint_url, guaranteed
 from contracts.answers import FlaggedEnvelope, json_body, raise_for_status
-from contracts.errors import ConfigError, ProviderTransient
+from contracts.errors import ProviderTransient
 from contracts.fields import RecordReader, id_field
 from contracts.jsonio import dumps
 from contracts.model import Invoice, Status, map_status
@@ -29,8 +30,8 @@ NAME = "ispcrm"
 _LOGIN_PATH = "/api/v1/subscriber/Login"
 _INVOICES_PATH = "/api/v1/subscriber/getCustomersInvoices"
 
-#: SPEC's table. [U] only `Paid` and `Pending` are documented (capitalised); the others are the usual
-#: billing words, and anything else maps to unknown.
+#: SPEC's table. Only `Paid` and `Pending` are documented (capitalised); the others are undocumented, the
+#: usual billing words, and anything else maps to unknown.
 _STATUSES: Mapping[str, Status] = {
     "paid": Status.PAID,
     **dict.fromkeys(("pending", "unpaid", "due", "overdue"), Status.PENDING),
@@ -49,8 +50,8 @@ _HEADER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 def login_request(account: Account) -> HttpRequest:
     """The login call. Its body holds the password: only `log_url` and the method may be logged."""
-    username = required_key(account, "username", account.username)
-    password = required_key(account, "password", account.password)
+    username = guaranteed(account, "username", account.username)
+    password = guaranteed(account, "password", account.password)
     return HttpRequest(
         method="POST",
         url=endpoint_url(account, _LOGIN_PATH),
@@ -73,12 +74,23 @@ def parse_login(response: HttpResponse) -> str:
     return token
 
 
+def credentials_rule(account: Account) -> str | None:
+    """`Provider.account_rule`: a static token, or a login, so that every sync has a bearer token."""
+    if account.token is None and (account.username is None or account.password is None):
+        return "ispcrm needs either 'token' or both 'username' and 'password'"
+    if (account.username is None) != (account.password is None):
+        # With a token beside it, half a login would still be tried: `logs_in` looks at the username only.
+        return "ispcrm needs 'username' and 'password' together, or neither"
+    return None
+
+
 def _bearer_token(account: Account, session_token: str | None) -> str:
     if session_token:
         return session_token
-    if account.token is not None:
-        return account.token.value
-    raise ConfigError(f"account {account.name!r}: no token and no login session; log in first")
+    if account.token is None:
+        # `credentials_rule` leaves only accounts that log in: their caller owes the session token.
+        raise ValueError(f"account {account.name!r} logs in: make_pager needs its session token")
+    return account.token.value
 
 
 def make_pager(account: Account, today: date, session_token: str | None) -> Pager:
@@ -100,8 +112,6 @@ def _status_key(provider_status: str) -> str:
 def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "invoice_id")
     provider_status = read.text("status", required=True)
-    # ISP CRM accounts have no `timezone` key, so this is UTC; documented times carry `Z` anyway.
-    zone = account_zone(account)
     return Invoice(
         account=account.name,
         provider=NAME,
@@ -114,8 +124,10 @@ def translate(account: Account, record: object) -> Invoice:
         amount_paid=None,
         currency=account.currency,
         description=read.text("description"),
-        created_at=read.time("date", zone),
-        due_at=read.time("due_date", zone),
+        # Zone-less times are read as UTC: ISP CRM accounts have no `timezone` key, and documented times
+        # carry `Z` anyway.
+        created_at=read.time("date"),
+        due_at=read.time("due_date"),
         raw=read.record,
     )
 
@@ -126,6 +138,17 @@ PROVIDER = Provider(
     translate=translate,
     record_id=id_field("invoice_id"),
     verify_callback=verify_account_nudge,
+    account_keys={
+        # The currency the CRM bills in: its invoices do not say.
+        "currency": AccountKey(currency_code, required=True),
+        "token": AccountKey(secret),
+        "username": AccountKey(text),
+        "password": AccountKey(secret),
+        # ISP CRM never calls back: the operator's own systems nudge with this token.
+        "callback_token": AccountKey(secret),
+    },
+    default_base_url=None,
     login_request=login_request,
     parse_login=parse_login,
+    account_rule=credentials_rule,
 )

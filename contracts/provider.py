@@ -1,11 +1,16 @@
-"""What every provider module offers, as one value: `PROVIDER = Provider(...)` in each module."""
+"""What every provider module offers, as one value: `PROVIDER = Provider(...)` in each module.
+
+A provider declares here, besides what it does, what an account of it says in the accounts file; adding a
+provider is its module and a line in `contracts.registry`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from contracts.account_keys import AccountKey
 from contracts.accounts import Account
 from contracts.model import Invoice
 from contracts.paging import Pager
@@ -24,7 +29,14 @@ class Provider:
     record_id: Callable[[object], str | None]
     #: (account, request, now) -> hint; raises `CallbackError` with the status to answer.
     verify_callback: Callable[[Account, CallbackRequest, datetime], CallbackHint]
+    #: The keys an account takes besides the common ones (provider, base_url, poll_interval, initial_sync),
+    #: by name; each name is an `Account` field. Any other key is refused.
+    account_keys: Mapping[str, AccountKey[object]]
+    #: The API's origin, or None for a provider each account names its own `base_url` for (self-hosted).
+    default_base_url: str | None
     #: For providers with a login step (ISP CRM with username/password): build the login request...
     login_request: Callable[[Account], HttpRequest] | None = None
     #: ...and read the session token out of its answer.
     parse_login: Callable[[HttpResponse], str] | None = None
+    #: A rule across keys, checked on the parsed account: what is wrong, in words, or None.
+    account_rule: Callable[[Account], str | None] | None = None

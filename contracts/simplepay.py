@@ -1,6 +1,7 @@
 """SimplePay (API v2): the invoice list, its records, and callbacks signed in either of two schemes.
 
-Sources: the invoices page (`shared/seeds/simplepay-invoices.txt`) and `shared/notes/providers.md`.
+Sources: SimplePay's API documentation (the Invoices page, webhooks) and its official API clients (TypeScript
+and PHP), which show the wire format where the documentation is silent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from contracts import standard_webhooks
-from contracts.accounts import Account, endpoint_url, required_key
+from contracts.account_keys import AccountKey, secret, text, whsec_secret
+from contracts.accounts import Account, endpoint_url, guaranteed
 from contracts.answers import raise_for_status, records_body
 from contracts.errors import CallbackUnauthorized, ProviderTransient
 from contracts.fields import RecordReader, id_field
@@ -49,7 +51,7 @@ _INVOICE_FIELD_BY_FAMILY: Mapping[str, str] = {"invoice": "id", "transaction": "
 
 
 def list_request(account: Account) -> HttpRequest:
-    api_key = required_key(account, "api_key", account.api_key)
+    api_key = guaranteed(account, "api_key", account.api_key)
     query = [("v", API_VERSION)]
     if account.app_id is not None:
         query.append(("app_id", account.app_id))
@@ -141,7 +143,7 @@ def _verify_standard(account: Account, request: CallbackRequest, now: datetime) 
         raise CallbackUnauthorized("Standard Webhooks headers, but this account has no webhook_secret")
     try:
         key = standard_webhooks.secret_key(account.webhook_secret.value)
-    except ValueError as exc:  # accounts.py validates the format; never answer 500 regardless
+    except ValueError as exc:  # `parse_account` refuses a malformed one; never answer 500 regardless
         raise CallbackUnauthorized("webhook_secret is not a whsec_ secret") from exc
     return standard_webhooks.verify(request.headers, request.body, key, now=now)
 
@@ -207,5 +209,17 @@ def _named_invoice(message: Mapping[str, Any]) -> str | None:
 
 
 PROVIDER = Provider(
-    name=NAME, make_pager=make_pager, translate=translate, record_id=id_field("id"), verify_callback=verify_callback
+    name=NAME,
+    make_pager=make_pager,
+    translate=translate,
+    record_id=id_field("id"),
+    verify_callback=verify_callback,
+    account_keys={
+        "api_key": AccountKey(secret, required=True),
+        # The list's optional filter: one app's invoices.
+        "app_id": AccountKey(text),
+        # Without it only X-Signature callbacks verify (keyed with the API key).
+        "webhook_secret": AccountKey(whsec_secret),
+    },
+    default_base_url="https://api.simplepay.ai",
 )

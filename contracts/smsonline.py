@@ -14,9 +14,9 @@ from decimal import Decimal
 from functools import partial
 from urllib.parse import quote
 
-from contracts.accounts import Account, account_zone, endpoint_url, required_key
+from contracts.account_keys import AccountKey, currency_code, iana_zone, one_of, secret, text_or_integer
+from contracts.accounts import Account, endpoint_url, guaranteed
 from contracts.answers import FlaggedEnvelope
-from contracts.errors import ConfigError
 from contracts.fields import RecordReader, id_field
 from contracts.model import Invoice, Status, map_status
 from contracts.money import scale_minor_units
@@ -41,15 +41,15 @@ _STATUSES: Mapping[str, Status] = {
     **dict.fromkeys(("confirm_check", "check", "process", "pending", "created"), Status.PENDING),
 }
 
-#: [I] the error shape is undocumented: `{"ok": false, ...}` presumably, its reason under `message`,
-#: `error`, or as a text `body`; every one is tried.
+#: The error shape is undocumented, so this is inferred: `{"ok": false, ...}` presumably, its reason under
+#: `message`, `error`, or as a text `body`; every one is tried.
 _ENVELOPE = FlaggedEnvelope(NAME, flag="ok", items="body", id_field="sesid", message_keys=("message", "error", "body"))
 
 
 def list_request(account: Account) -> HttpRequest:
     """The payment history. The API key rides in the query, so `log_url` masks it."""
-    user_id = required_key(account, "user_id", account.user_id)
-    api_key = required_key(account, "api_key", account.api_key)
+    user_id = guaranteed(account, "user_id", account.user_id)
+    api_key = guaranteed(account, "api_key", account.api_key)
     endpoint = endpoint_url(account, f"/v3/customers/{quote(user_id, safe='')}/payments")
     return HttpRequest(
         method="GET",
@@ -64,18 +64,17 @@ def make_pager(account: Account, today: date, session_token: str | None) -> Page
 
 
 def _major_units(amount: Decimal, account: Account) -> Decimal:
-    """[I] "500 = USD $5" in the V2 docs: integer cents unless the account says `amount_unit = "units"`."""
+    """Integer cents unless the account says `amount_unit = "units"`: inferred from "500 = USD $5" in the V2
+    docs."""
     if account.amount_unit == "units":
         return amount
-    if account.amount_unit == "cents":
-        # Exact (no rounding to 28 digits); a fractional cents value keeps every digit sent: 5.5 -> 0.055.
-        return scale_minor_units(amount)
-    raise ConfigError(f"account {account.name!r}: key 'amount_unit' must be cents or units")
+    # Cents, the only other unit the account keys let through. Exact (no rounding to 28 digits): a
+    # fractional cents value keeps every digit sent, 5.5 -> 0.055.
+    return scale_minor_units(amount)
 
 
 def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "sesid")
-    zone = account_zone(account)
     provider_status = read.text("status", required=True)
     return Invoice(
         account=account.name,
@@ -94,8 +93,8 @@ def translate(account: Account, record: object) -> Invoice:
         customer_id=read.text("userId"),
         # `method` names the payment channel, not what the payment is for: not a description. In `raw`.
         description=None,
-        created_at=read.time("created", zone),
-        due_at=read.time("expires_at", zone),
+        created_at=read.time("created", account.zone),
+        due_at=read.time("expires_at", account.zone),
         raw=read.record,
     )
 
@@ -106,4 +105,17 @@ PROVIDER = Provider(
     translate=translate,
     record_id=id_field("sesid"),
     verify_callback=verify_account_nudge,
+    account_keys={
+        # `userId` in the path: an id the accounts file may write as a number.
+        "user_id": AccountKey(text_or_integer, required=True),
+        "api_key": AccountKey(secret, required=True),
+        # The payments carry no currency; the docs price them in US dollars.
+        "currency": AccountKey(currency_code, default="USD"),
+        "amount_unit": AccountKey(one_of("cents", "units"), default="cents"),
+        # The payments' times carry no zone.
+        "timezone": AccountKey(iana_zone, default="UTC"),
+        # SMSOnline never calls back: the operator's own systems nudge with this token.
+        "callback_token": AccountKey(secret),
+    },
+    default_base_url="https://api-x.smsonline.cloud",
 )

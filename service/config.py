@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contracts.accounts import Account, Secret, parse_accounts
+from contracts.account_file import parse_accounts
+from contracts.accounts import Account, Secret
 from contracts.errors import ConfigError
 
 DEFAULT_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import orjson
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 from arq.worker import func
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -21,25 +20,37 @@ from workers.sync.jobs import sync_account
 SYNC_JOB_TIMEOUT_S = 900
 
 
-def redis_settings(url: str) -> RedisSettings:
-    """arq's Redis settings, retrying forever through an outage: the worker waits for Redis to return
-    instead of exiting (arq's main loop exits on a connection error otherwise)."""
-    return dataclasses.replace(
-        RedisSettings.from_dsn(url),
-        conn_retries=60,
-        conn_retry_delay=1,
+#: Longer than the longest blocking read (the fan-out's XREADGROUP, 1 s): past it a silent Redis (paused,
+#: or a connection dropped without a reset) is given up on and the command tried again on a new connection.
+SOCKET_TIMEOUT_S = 5.0
+
+
+def redis_pool(url: str) -> ArqRedis:
+    """The worker's Redis client (arq's and the relay's own), from `REDIS_URL` as redis-py reads it (query
+    options such as `ssl_cert_reqs` included). Every command has a time limit and is retried through an outage
+    for as long as it lasts: the worker waits for Redis to return instead of exiting (arq's main loop exits on
+    a connection error otherwise). No periodic health check: it is what made commands hang on a paused Redis
+    instead of timing out. Connections are opened lazily, inside the worker's event loop."""
+    pool: ArqRedis = ArqRedis.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        health_check_interval=0,
         retry_on_timeout=True,
         retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
         retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1),
     )
+    # Jobs carry only JSON: pickle would let anyone who can write to Redis run code in the worker.
+    pool.job_serializer = orjson.dumps
+    pool.job_deserializer = orjson.loads
+    return pool
 
 
 class WorkerSettings:
     functions = [func(sync_account, name="sync_account", timeout=SYNC_JOB_TIMEOUT_S, keep_result=0, max_tries=3)]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = redis_settings(redis_url_from(os.environ))
-    # Jobs carry only JSON: pickle would let anyone who can write to Redis run code in the worker.
+    redis_pool = redis_pool(redis_url_from(os.environ))
     job_serializer = orjson.dumps
     job_deserializer = orjson.loads
     # arq's default 0.5 s poll adds ~250 ms median per hop; 10 ms keeps a trigger-to-sync hop short, for

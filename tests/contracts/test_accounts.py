@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 
-from contracts.accounts import (
-    Account,
-    Secret,
-    account_zone,
-    endpoint_url,
-    expand_env,
-    parse_account,
-    parse_accounts,
-    required_key,
-)
+from contracts import account_keys, ispcrm
+from contracts.account_file import COMMON_KEYS, expand_env, parse_account, parse_accounts
+from contracts.account_keys import AccountKey
+from contracts.accounts import Account, Secret, endpoint_url, guaranteed
 from contracts.errors import ConfigError
+from contracts.provider import Provider
+from contracts.registry import PROVIDERS
 
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # base64 of 24 bytes, the Standard Webhooks example
 ENV = {
@@ -422,15 +418,16 @@ def test_errors_do_not_show_secret_values() -> None:
 # Reading an account where provider modules build requests.
 
 
-def test_required_key_passes_a_present_value_through() -> None:
+def test_guaranteed_passes_a_present_value_through() -> None:
     account = parse_account("sms", SMS)
-    assert required_key(account, "user_id", account.user_id) == "7"
+    assert guaranteed(account, "user_id", account.user_id) == "7"
 
 
-def test_required_key_names_account_key_and_provider() -> None:
+def test_guaranteed_names_account_key_and_provider_of_an_account_built_by_hand() -> None:
+    """Not a `ConfigError`: the configuration was checked at start, so this is a bug in the caller."""
     account = Account(name="shop", provider="cryptocloud", base_url="https://x")
-    with pytest.raises(ConfigError, match=r"^account 'shop': key 'api_key' is required for provider cryptocloud$"):
-        required_key(account, "api_key", account.api_key)
+    with pytest.raises(ValueError, match=r"^account 'shop' was built without 'api_key', which cryptocloud requires$"):
+        guaranteed(account, "api_key", account.api_key)
 
 
 @pytest.mark.parametrize("base_url", ["https://crm.example.com", "https://crm.example.com/"])
@@ -441,11 +438,142 @@ def test_endpoint_url(base_url: str) -> None:
 
 @pytest.mark.parametrize(("timezone", "offset"), [("UTC", 0), ("utc", 0), ("Europe/Moscow", 3)])
 def test_account_zone(timezone: str, offset: int) -> None:
-    zone = account_zone(Account(name="sms", provider="smsonline", base_url="https://x", timezone=timezone))
-    assert datetime(2024, 1, 1, tzinfo=zone).utcoffset() == timedelta(hours=offset)
+    for account in (
+        Account(name="sms", provider="smsonline", base_url="https://x", timezone=timezone),
+        parse_account("sms", {**SMS, "timezone": timezone}),
+    ):
+        assert datetime(2024, 1, 1, tzinfo=account.zone).utcoffset() == timedelta(hours=offset)
 
 
-def test_an_unknown_account_zone_is_a_config_error() -> None:
-    account = Account(name="sms", provider="smsonline", base_url="https://x", timezone="Mars/Olympus")
-    with pytest.raises(ConfigError, match=r"account 'sms': key 'timezone' is not a known IANA zone"):
-        account_zone(account)
+def test_an_unknown_account_zone_is_refused_when_the_account_is_made() -> None:
+    with pytest.raises(ConfigError, match=r"account 'sms': key 'timezone' is not a known IANA time zone"):
+        parse_account("sms", {**SMS, "timezone": "Mars/Olympus"})
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        Account(name="sms", provider="smsonline", base_url="https://x", timezone="Mars/Olympus")
+
+
+# Each provider's own declaration drives the parse; the registry is the only list of providers.
+
+
+def test_the_registry_is_the_only_list_of_providers() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_account("shop", {"provider": "stripe"})
+    assert f"must be one of {', '.join(PROVIDERS)}, not 'stripe'" in str(caught.value)
+    account_fields = {field.name for field in dataclasses.fields(Account) if field.init}
+    for name, provider in PROVIDERS.items():
+        assert provider.name == name
+        assert provider.account_keys, name
+        assert set(provider.account_keys) <= account_fields - {"name", "provider", *COMMON_KEYS}, name
+        # A default origin, or none at all: then every account names its own.
+        if provider.default_base_url is not None:
+            assert account_keys.http_origin(provider.default_base_url) == provider.default_base_url
+
+
+def minimal_tables(provider: Provider) -> list[dict[str, Any]]:
+    """Accounts of `provider` with its required keys only: one per way to satisfy its `account_rule`."""
+    samples: dict[str, Any] = {"user_id": "7", "currency": "EUR"}
+    table: dict[str, Any] = {"provider": provider.name}
+    table.update({key: samples.get(key, "v") for key, declared in provider.account_keys.items() if declared.required})
+    if provider.default_base_url is None:
+        table["base_url"] = "https://self-hosted.example"
+    if provider.account_rule is None:
+        return [table]
+    return [{**table, "token": "t"}, {**table, "username": "u", "password": "p"}]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS.values(), ids=list(PROVIDERS))
+def test_what_the_parse_accepts_the_provider_can_sync(provider: Provider) -> None:
+    """The parse guarantees what the sync code relies on: no account it accepts fails to build requests."""
+    for table in minimal_tables(provider):
+        account = parse_account("acc", table)
+        assert account.base_url == (provider.default_base_url or "https://self-hosted.example")
+        for key, declared in provider.account_keys.items():
+            if declared.default is not None:
+                assert getattr(account, key) == declared.default, key
+        session = "session-token" if account.logs_in else None
+        request = provider.make_pager(account, datetime(2026, 1, 1).date(), session).next_request()
+        assert request is not None
+        assert request.url.startswith(account.base_url + "/")
+        if account.logs_in:
+            assert provider.login_request is not None
+            assert provider.login_request(account).url.startswith(account.base_url + "/")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS.values(), ids=list(PROVIDERS))
+def test_every_required_key_of_every_provider_is_required(provider: Provider) -> None:
+    [table, *_] = minimal_tables(provider)
+    required = [key for key, declared in provider.account_keys.items() if declared.required]
+    if provider.default_base_url is None:
+        required.append("base_url")
+    for key in required:
+        without = {k: v for k, v in table.items() if k != key}
+        with pytest.raises(
+            ConfigError, match=rf"^account 'acc': key '{key}' is required for provider {provider.name}$"
+        ):
+            parse_account("acc", without)
+
+
+FIFTH = Provider(
+    name="fifth",
+    make_pager=ispcrm.make_pager,
+    translate=ispcrm.translate,
+    record_id=ispcrm.PROVIDER.record_id,
+    verify_callback=ispcrm.PROVIDER.verify_callback,
+    account_keys={
+        "api_key": AccountKey(account_keys.secret, required=True),
+        "app_id": AccountKey(account_keys.text, default="main"),
+        "lookback_days": AccountKey(account_keys.integer_between(1, 3), default=2),
+    },
+    default_base_url="https://api.fifth.example",
+    account_rule=lambda account: "app 'forbidden' is not allowed" if account.app_id == "forbidden" else None,
+)
+
+
+@pytest.fixture
+def fifth_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider added the way a real one is: its declaration, and a line in the registry."""
+    monkeypatch.setitem(PROVIDERS, "fifth", FIFTH)
+
+
+@pytest.mark.usefixtures("fifth_provider")
+def test_a_new_provider_needs_only_its_declaration_and_the_registry() -> None:
+    account = parse_account("acc", {"provider": "fifth", "api_key": "k"})
+    assert (account.base_url, account.api_key, account.app_id, account.lookback_days) == (
+        "https://api.fifth.example",
+        Secret("k"),
+        "main",
+        2,
+    )
+    assert parse_account("acc", {"provider": "fifth", "api_key": "k", "lookback_days": 3}).lookback_days == 3
+
+
+@pytest.mark.usefixtures("fifth_provider")
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        pytest.param({}, "'api_key' is required for provider fifth", id="missing-required"),
+        pytest.param(
+            {"api_key": "k", "user_id": "7"}, r"unknown key\(s\) \['user_id'\] for provider fifth", id="unknown"
+        ),
+        pytest.param({"api_key": "k", "lookback_days": 7}, "'lookback_days' must be between 1 and 3", id="own-range"),
+        pytest.param({"api_key": "k", "app_id": "forbidden"}, "app 'forbidden' is not allowed", id="own-rule"),
+    ],
+)
+def test_a_new_provider_is_validated_by_its_declaration(table: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as caught:
+        parse_account("acc", {"provider": "fifth", **table})
+    assert "account 'acc'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        pytest.param({"token": "t", "username": "u"}, id="token-and-username"),
+        pytest.param({"token": "t", "password": "p"}, id="token-and-password"),
+    ],
+)
+def test_ispcrm_refuses_half_a_login_beside_a_token(credentials: dict[str, str]) -> None:
+    """`logs_in` looks at the username: half a login would be tried at sync time instead of refused now."""
+    table = {**{k: v for k, v in ISP.items() if k != "token"}, **credentials}
+    with pytest.raises(ConfigError, match=r"^account 'isp': ispcrm needs 'username' and 'password' together"):
+        parse_account("isp", table)

@@ -367,7 +367,7 @@ def test_a_raw_only_change_refreshes_the_source_without_an_event() -> None:
 
 
 def test_source_digests_follow_the_record_and_its_translation_context() -> None:
-    from contracts.accounts import parse_accounts
+    from contracts.account_file import parse_accounts
     from contracts.changes import source_digest, translation_context
 
     accounts = parse_accounts(

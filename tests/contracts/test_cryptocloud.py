@@ -22,7 +22,6 @@ from contracts.errors import (
     CallbackError,
     CallbackMalformed,
     CallbackUnauthorized,
-    ConfigError,
     ProviderAuthFailed,
     ProviderError,
     ProviderNotFound,
@@ -96,7 +95,7 @@ def test_lookback_window_crosses_months_and_can_be_empty() -> None:
 
 
 def test_pager_needs_an_api_key() -> None:
-    with pytest.raises(ConfigError, match="api_key"):
+    with pytest.raises(ValueError, match="api_key"):
         cryptocloud.make_pager(Account(name="shop", provider="cryptocloud", base_url="https://x"), TODAY, None)
 
 

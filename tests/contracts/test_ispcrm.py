@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import ispcrm
-from contracts.accounts import Account, parse_account
+from contracts.account_file import parse_account
+from contracts.accounts import Account
 from contracts.errors import (
     CallbackUnauthorized,
-    ConfigError,
     ProviderAuthFailed,
     ProviderError,
     ProviderNotFound,
@@ -253,7 +253,7 @@ def test_login_request_shape() -> None:
 
 
 def test_login_needs_username_and_password() -> None:
-    with pytest.raises(ConfigError, match="username"):
+    with pytest.raises(ValueError, match="username"):
         ispcrm.login_request(account())
 
 
@@ -305,8 +305,8 @@ def test_a_session_token_is_used_when_given() -> None:
     assert overriding.headers["authorization"] == f"Bearer {SESSION_TOKEN}"
 
 
-def test_a_login_account_without_a_session_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="log in"):
+def test_a_login_account_without_a_session_is_refused() -> None:
+    with pytest.raises(ValueError, match="logs in: make_pager needs its session token"):
         ispcrm.make_pager(login_account(), TODAY, None)
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.accounts import parse_accounts
+from contracts.account_file import parse_accounts
 from contracts.errors import RecordError
 from contracts.registry import provider_for
 from tests.contracts.support import fixture_json, mutations

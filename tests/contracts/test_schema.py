@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from contracts.accounts import parse_account
+from contracts.account_file import parse_account
 from contracts.changes import Snapshot, detect_change, fingerprint
 from contracts.errors import RecordError
 from contracts.jsonio import dumps, loads_exact

@@ -16,7 +16,6 @@ from contracts import simplepay
 from contracts.accounts import Account, Secret
 from contracts.errors import (
     CallbackUnauthorized,
-    ConfigError,
     ProviderAuthFailed,
     ProviderError,
     ProviderNotFound,
@@ -77,7 +76,7 @@ def test_list_request_names_the_app() -> None:
 
 
 def test_list_needs_an_api_key() -> None:
-    with pytest.raises(ConfigError, match="api_key"):
+    with pytest.raises(ValueError, match="api_key"):
         simplepay.make_pager(Account(name="store", provider="simplepay", base_url="https://x"), TODAY, None)
 
 

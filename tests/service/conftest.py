@@ -7,7 +7,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from contracts.accounts import Secret, parse_accounts
+from contracts.account_file import parse_accounts
+from contracts.accounts import Secret
 from service.config import Settings
 from service.web.app import create_app
 from service.web.deps import WebDeps

@@ -13,7 +13,7 @@ import structlog
 from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
-from contracts.accounts import parse_accounts
+from contracts.account_file import parse_accounts
 from contracts.records import RawRecord
 from contracts.wire import HttpRequest, HttpResponse
 from sandbox.accounts import create_account
