@@ -1,7 +1,7 @@
 """`make bench` / `make bench-quick`: every scenario beside its ceiling, results to bench/results/latest.json
 and the table in BENCHMARKS.md.
 
-`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e]`
+`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,sandbox]`
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import delivery, e2e, ingest, sync
+from bench import delivery, e2e, ingest, sandbox, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 TABLE = ROOT / "BENCHMARKS.md"
-SCENARIOS = {"ingest": ingest.run, "sync": sync.run, "delivery": delivery.run, "e2e": e2e.run}
+SCENARIOS = {"ingest": ingest.run, "sync": sync.run, "delivery": delivery.run, "e2e": e2e.run, "sandbox": sandbox.run}
 
 
 def machine() -> dict[str, Any]:
@@ -69,6 +69,8 @@ def shaped(results: dict[str, Any]) -> dict[str, Any]:
         out["delivery"] = results["delivery"]
     if "e2e" in results:
         out["e2e"] = results["e2e"]
+    if "sandbox" in results:
+        out["sandbox"] = results["sandbox"]
     return out
 
 
@@ -135,7 +137,24 @@ def table(data: dict[str, Any], quick: bool) -> str:
             f"p95 {r['p95_ms']} ms, p99 {r['p99_ms']} ms, {r['missing']} missing of {r['callbacks']} | | | "
             f"p95 <= 100 ms, 0 missing | {'yes' if met else 'no'} |"
         )
+    if "sandbox" in data:
+        rows += sandbox_rows(data["sandbox"])
     return "\n".join(lines + rows) + "\n" + ANALYSIS
+
+
+def sandbox_rows(r: dict[str, Any]) -> list[str]:
+    """The provider sandbox's own speed, each figure beside the target it had as a test assertion."""
+    n = f"{r['invoices'] // 1000}k"
+    figures = [
+        (f"sandbox: generating a {n}-invoice account", f"{r['generate_s']} s", "generate_s", "s"),
+        (f"sandbox: list page of a {n} account, first read (median)", f"{r['cold_page_ms']} ms", "cold_page_ms", "ms"),
+        (f"sandbox: list page of a {n} account, read again (median)", f"{r['warm_page_ms']} ms", "warm_page_ms", "ms"),
+    ]
+    return [
+        f"| {label} | {measured} | | | <= {sandbox.TARGETS[key]:g} {unit} | "
+        f"{'yes' if r[key] <= sandbox.TARGETS[key] else 'no'} |"
+        for label, measured, key, unit in figures
+    ]
 
 
 ANALYSIS = """
@@ -163,7 +182,7 @@ of them. `bench/results/latest.json` keeps every sample beside the medians.
   worker neither digests nor reads unchanged invoices again (that memory is most of the RSS growth from
   82 MB). What remains is the raw fetch itself and scanning and hashing ~1.3 KB per record.
 - **Delivery** (2,670-3,873/s from one worker across the day's full and quick runs, 59-80% of a raw
-  aiohttp POST loop). Deliveries go through a small HTTP/1.1 client (`workers/webhook_client.py`,
+  aiohttp POST loop). Deliveries go through a small HTTP/1.1 client (`workers/delivery/webhook_client.py`,
   httptools) instead of aiohttp: worker CPU for 20,000 deliveries fell from 6.4 s to 3.2 s. During a run both cores are busy
   (vmstat: 3-8% idle) with the worker, the sink, Redis and the harness; a lane width of 128 instead of 64
   gave nothing more, so it is CPU-bound, not latency-bound. Redis spends ~45 us per outcome in the record
@@ -177,6 +196,19 @@ of them. `bench/results/latest.json` keeps every sample beside the medians.
   used to show as 400-650 ms latencies in the first half second). Two workers do not help here: each
   sync lands on either worker, so neither keeps its record hashes. Tried and reverted: running the next
   sync inside the same job when a trigger arrived (p95 got worse).
+
+## Speed figures that left the test suite
+
+The tests assert no wall-clock budget: on a loaded machine a budget fails without anything being wrong, and
+where a timing stood for a correctness property the tests now check that property directly. Figures whose
+point was speed are measured here instead (`python -m bench.sandbox` runs them alone, in seconds), each beside
+the target its test asserted:
+
+- `sandbox.generate_s`: generating a 100,000-invoice CryptoCloud account in the sandbox; target <= 15 s
+  (1-2 s on this machine: an O(n^2) step or eager rendering would blow far past it).
+- `sandbox.cold_page_ms`: the median list page of that account (100 records, 40 offsets) read for the first
+  time, when each record is built and rendered; target <= 250 ms.
+- `sandbox.warm_page_ms`: the same pages read again; target <= 50 ms.
 """
 
 
