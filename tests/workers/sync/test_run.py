@@ -14,11 +14,13 @@ from redis.asyncio import Redis
 from structlog.testing import capture_logs
 
 from contracts.account_file import parse_accounts
+from contracts.accounts import Account
 from contracts.records import RawRecord
 from contracts.wire import HttpRequest, HttpResponse
 from sandbox.accounts import create_account
 from sandbox.app import create_app
 from sandbox.state import Sandbox
+from service.state.account_state import AccountStates, SyncReport
 from service.state.eventlog import EventLog
 from workers.sync.run import run_sync
 from workers.sync.sessions import Sessions
@@ -205,3 +207,86 @@ async def test_a_write_by_another_worker_makes_a_worker_read_the_snapshots_again
     logged, _ = await EventLog(redis).page(after=None, limit=1000)
     assert [json.loads(e.body)["data"]["previous_status"] for e in logged[-2:]] == ["pending", "canceled"]
     await redis.aclose()
+
+
+# --- initial_sync = "baseline": the first complete sync records state silently ---------------------
+
+BASELINE = parse_accounts(
+    {
+        "accounts": {
+            "shop": {"provider": "cryptocloud", "base_url": "http://sandbox", "initial_sync": "baseline", **KEYS}
+        }
+    },
+    {},
+)["shop"]
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.mark.parametrize(("account", "baseline_done", "events"), [
+    (BASELINE, False, 0),
+    (BASELINE, True, 250),
+    (ACCOUNT, False, 250),
+    (ACCOUNT, True, 250),
+], ids=["baseline-first", "baseline-after", "emit-first", "emit-after"])  # fmt: skip
+async def test_only_a_baseline_account_s_first_sync_is_silent(
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], redis: Redis, account: Account, baseline_done: bool, events: int
+) -> None:
+    _, client = sandbox_http
+    eventlog = EventLog(redis)
+    report, _ = await run_sync(
+        account, sender(client), Sessions(sender(client)), eventlog, baseline_done=baseline_done, sources=SourceCache()
+    )
+    assert (report.status, report.complete, report.records, report.events) == ("ok", True, 250, events)
+    logged, _ = await eventlog.page(after=None, limit=1000)
+    assert len(logged) == events
+    # Silent or not, every invoice's state is recorded: the next sync compares with it.
+    [row] = await AccountStates(redis).describe([account])
+    assert row["invoices"] == 250
+
+
+async def test_the_baseline_ends_with_the_first_complete_sync(
+    sandbox_http: tuple[Sandbox, httpx.AsyncClient], redis: Redis
+) -> None:
+    """As the sync job runs it: `baseline_done` read before the sync, the report recorded after. A sync cut
+    short leaves the account silent; the first complete one ends the baseline, and from then on an invoice
+    first seen is an event (silence is only ever about first sight: a change to a known invoice always is)."""
+    _, client = sandbox_http
+    states, eventlog, sources = AccountStates(redis), EventLog(redis), SourceCache()
+    send = sender(client)
+    requests = 0
+
+    async def refused_after_the_first_page(request: HttpRequest) -> HttpResponse:
+        nonlocal requests
+        requests += 1
+        return await send(request) if requests == 1 else HttpResponse(401, {}, b"")
+
+    async def sync(through: Callable[[HttpRequest], Awaitable[HttpResponse]]) -> SyncReport:
+        done = await states.baseline_done("shop")
+        report, _ = await run_sync(BASELINE, through, Sessions(through), eventlog, baseline_done=done, sources=sources)
+        await states.record("shop", report)
+        return report
+
+    cut_short = await sync(refused_after_the_first_page)
+    assert (cut_short.status, cut_short.complete, cut_short.events) == ("auth_failed", False, 0)
+    assert 0 < cut_short.records < 250
+    assert not await states.baseline_done("shop")
+
+    complete = await sync(send)
+    assert (complete.status, complete.complete, complete.records, complete.events) == ("ok", True, 250, 0)
+    assert await states.baseline_done("shop")
+    silent, _ = await eventlog.page(after=None, limit=1000)
+    assert silent == []
+
+    invoice_id = await first_created(client)
+    (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
+    (await client.post("/_sandbox/accounts/shop/invoices", json={"amount": 1250})).raise_for_status()
+    later = await sync(send)
+    assert (later.status, later.records, later.events) == ("ok", 251, 2)
+    logged, _ = await eventlog.page(after=None, limit=1000)
+    assert sorted(event.type for event in logged) == ["invoice.canceled", "invoice.created"]
