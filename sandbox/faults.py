@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sandbox.errors import Problem
 
-KINDS = ("429", "500", "401", "slow", "malformed_json", "malformed_record")
+KINDS = (
+    "429",
+    "500",
+    "401",
+    "slow",
+    "malformed_json",
+    "malformed_record",
+    "duplicate_records",
+    "endless_body",
+    "huge_body",
+)
 MAX_DELAY = 120.0
 
 
@@ -102,6 +112,23 @@ class Faults:
                     self._armed.remove(fault)
             return fault
         return None
+
+
+#: What a `huge_body` answer declares and streams: 1 GiB.
+HUGE_BODY_BYTES = 1 << 30
+#: An `endless_body` answer stops on its own after this much, so a client that never stops reading cannot
+#: keep a test's sandbox busy forever.
+ENDLESS_BODY_CAP = 16 << 30
+STREAM_CHUNK = b" " * (64 << 10)
+
+
+async def streamed(total: int) -> AsyncIterator[bytes]:
+    """`total` bytes of JSON whitespace, a chunk at a time: valid-looking, never a complete answer."""
+    sent = 0
+    while sent < total:
+        chunk = STREAM_CHUNK[: total - sent]
+        sent += len(chunk)
+        yield chunk
 
 
 def truncate(body: bytes) -> bytes:

@@ -15,13 +15,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from sandbox import jsonio
 from sandbox.callbacks import Delivery, Outgoing, record, send_in_background
 from sandbox.errors import Problem
-from sandbox.faults import truncate
+from sandbox.faults import ENDLESS_BODY_CAP, HUGE_BODY_BYTES, streamed, truncate
 from sandbox.generate import random_amount
 from sandbox.state import Account, AccountConfig, Invoice, Record, Sandbox, to_micros
 
@@ -107,6 +107,12 @@ class Provider(ABC):
         else:
             copy[self.amount_field] = "abc"
         return copy
+
+    def stale(self, rec: Record) -> Record:
+        """An older copy of `rec` in another status, as a provider listing one invoice twice might send it
+        before the current one."""
+        others = sorted((self.open_statuses | self.paid_statuses) - {rec.get("status")})
+        return {**rec, "status": others[0]} if others else dict(rec)
 
     # --- callbacks -----------------------------------------------------------------------------
 
@@ -236,10 +242,19 @@ class Provider(ABC):
                 if fault.kind == "429" and fault.retry_after is not None:
                     headers["Retry-After"] = str(fault.retry_after)
                 return self.failure(int(fault.kind), headers)
+            elif fault.kind == "endless_body":
+                return StreamingResponse(streamed(ENDLESS_BODY_CAP), media_type="application/json")
+            elif fault.kind == "huge_body":
+                headers = {"content-length": str(HUGE_BODY_BYTES)}
+                return StreamingResponse(streamed(HUGE_BODY_BYTES), headers=headers, media_type="application/json")
         items = [invoice.json() for invoice in invoices]
         if fault is not None and fault.kind == "malformed_record" and items:
             at = account.faults.rng.randrange(len(items))
             items[at] = jsonio.dumps(self.broken(invoices[at].record, account.faults.rng))
+        if fault is not None and fault.kind == "duplicate_records":
+            items = [
+                copy for invoice in invoices for copy in (jsonio.dumps(self.stale(invoice.record)), invoice.json())
+            ]
         body = wrap(b",".join(items))
         if fault is not None and fault.kind == "malformed_json":
             body = truncate(body)

@@ -20,6 +20,11 @@ SYNC_SECONDS = Histogram(
 )
 INVOICES_READ = Counter("relay_invoices_read", "Provider records read by syncs", ["account"])
 RECORDS_SKIPPED = Counter("relay_records_skipped", "Malformed provider records skipped", ["account"])
+RECORDS_DUPLICATED = Counter(
+    "relay_records_duplicated",
+    "Provider records dropped for a later record of the same invoice in one answer",
+    ["account"],
+)
 INVOICES_CHANGED = Counter("relay_invoices_changed", "Invoice changes recorded (snapshots written)", ["account"])
 EVENTS = Counter("relay_events", "Events appended to the event log, by type", ["type"])
 DELIVERY_ATTEMPTS = Counter("relay_delivery_attempts", "Delivery attempts, by result", ["result"])

@@ -40,7 +40,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings = load_settings()
     configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
     stores = Stores.over(ctx["redis"])
-    provider_http = ProviderHttp(settings.provider_timeout)
+    provider_http = ProviderHttp(settings.provider_timeout, settings.provider_max_body)
     webhook_client = WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout)
     ctx["closing"] = [provider_http.close, webhook_client.close]
     lease_ms = int(settings.sync_lease * 1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,11 @@ ACCOUNTS = {
     "fbad": "cryptocloud",
     "fjson": "ispcrm",
     "f401": "simplepay",
+    "fendless": "cryptocloud",
+    "fhuge": "simplepay",
+    "dupsp": "simplepay",
+    "dupsms": "smsonline",
+    "dupisp": "ispcrm",
 }
 
 
@@ -90,6 +96,45 @@ def test_401_marks_auth_failed_without_a_retry_storm(relay: Relay, sandbox: Sand
     sandbox.call("DELETE", "/_sandbox/accounts/f401/faults")
     assert sync_now(relay, "f401")["last_sync_status"] == "ok"
     assert len(relay.events(account="f401")) == 20
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.parametrize(("account", "kind"), [("fendless", "endless_body"), ("fhuge", "huge_body")])
+def test_an_endless_or_huge_answer_fails_the_sync_cleanly_within_bounded_memory(
+    relay: Relay, sandbox: Sandbox, account: str, kind: str
+) -> None:
+    sandbox.fault(account, kind=kind, count=1)
+    row = sync_now(relay, account)
+    assert row["last_sync_status"] == "error", row
+    assert "past the limit of 67108864 bytes (RELAY_PROVIDER_MAX_BODY)" in str(row["last_error"])
+    assert sandbox.stats(account)["list_requests"] == 1  # not retried: the same request brings the same answer
+    (worker,) = relay.workers
+    assert peak_rss_mb(worker.pid) < 300
+    assert sync_now(relay, account)["last_sync_status"] == "ok"
+    assert len(relay.events(account=account)) == 20
+
+
+@pytest.mark.parametrize("account", ["dupsp", "dupsms", "dupisp"])
+def test_an_invoice_listed_twice_counts_once_as_the_last_record_sent(
+    relay: Relay, sandbox: Sandbox, account: str
+) -> None:
+    assert sync_now(relay, account)["last_sync_status"] == "ok"
+    logged = relay.events(account=account)
+    assert len(logged) == 20
+    # Every record now comes twice, an older copy in another status first: never a change back and forth.
+    sandbox.fault(account, kind="duplicate_records", count=2)
+    for _ in range(2):
+        assert sync_now(relay, account)["last_sync_status"] == "ok"
+    assert relay.events(account=account) == logged
+    (worker,) = relay.workers
+    assert '"dropped": 20, "invoice_ids"' in worker.log()
 
 
 def test_isp_crm_logs_in_again_when_its_session_expires(sandbox: Sandbox, redis_url: str) -> None:

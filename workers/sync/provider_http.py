@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from yarl import URL
 
-from contracts.errors import ProviderTransient
+from contracts.errors import ProviderPermanent, ProviderTransient
 from contracts.wire import HttpRequest, HttpResponse
 
 #: Sends one request to a provider; network failures raise `ProviderTransient`.
@@ -21,9 +21,12 @@ Sender = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
 class ProviderHttp:
-    """A `Sender` over one aiohttp session: pooled connections, the time limit on every request."""
+    """A `Sender` over one aiohttp session: pooled connections, the time limit on every request, and answers
+    read up to `max_body` bytes (RELAY_PROVIDER_MAX_BODY): past it the answer is dropped unread, so a provider
+    streaming an endless body costs at most that much memory."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, max_body: int) -> None:
+        self._max_body = max_body
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0)),
             connector=aiohttp.TCPConnector(limit=100),
@@ -42,13 +45,31 @@ class ProviderHttp:
                 # credentials to wherever it points.
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await self._read(request, response)
                 headers = {name.lower(): value for name, value in response.headers.items()}
                 return HttpResponse(status=response.status, headers=headers, body=body)
         except TimeoutError as exc:
             raise ProviderTransient(f"timeout calling {request.method} {request.log_url}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise ProviderTransient(f"{type(exc).__name__} calling {request.method} {request.log_url}") from exc
+
+    async def _read(self, request: HttpRequest, response: aiohttp.ClientResponse) -> bytes:
+        declared = response.content_length
+        if declared is not None and declared > self._max_body:
+            raise self._too_large(request, f"declares {declared} bytes")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > self._max_body:
+                raise self._too_large(request, "goes on")
+        return bytes(body)
+
+    def _too_large(self, request: HttpRequest, how: str) -> ProviderPermanent:
+        # Permanent: the same request would bring the same answer, and reading it again costs as much.
+        return ProviderPermanent(
+            f"the answer to {request.method} {request.log_url} {how} past the limit of {self._max_body} bytes "
+            "(RELAY_PROVIDER_MAX_BODY)"
+        )
 
     async def close(self) -> None:
         await self._session.close()

@@ -23,7 +23,15 @@ from contracts.paging import Pager
 from contracts.provider import Provider
 from contracts.registry import provider_for
 from contracts.wire import HttpRequest
-from service.metrics import EVENTS, INVOICES_CHANGED, INVOICES_READ, RECORDS_SKIPPED, SYNC_SECONDS, SYNCS
+from service.metrics import (
+    EVENTS,
+    INVOICES_CHANGED,
+    INVOICES_READ,
+    RECORDS_DUPLICATED,
+    RECORDS_SKIPPED,
+    SYNC_SECONDS,
+    SYNCS,
+)
 from service.state.account_state import AUTH_FAILED, ERROR, OK, SyncReport
 from service.state.eventlog import EventLog, PendingChange
 from workers.sync.provider_http import Sender
@@ -46,6 +54,8 @@ class SyncCounts:
     changes: int = 0
     events: int = 0
     conflicts: int = 0
+    #: Records dropped because a later record of the same answer had the same invoice id.
+    duplicates: int = 0
 
 
 class SyncFailed(Exception):
@@ -81,6 +91,8 @@ async def fetch_page(pager: Pager, request: HttpRequest, send: Sender) -> list[o
 #: Records compared and committed together. A provider that answers in one page (thousands of records)
 #: is taken in chunks, so that fan-out and deliveries sharing the worker's event loop are not held up.
 CHUNK = 200
+#: A record and the invoice id the provider module reads from it (None: none usable).
+Identified = tuple[object, str | None]
 
 
 @dataclass
@@ -95,10 +107,34 @@ class Recorder:
     counts: SyncCounts
 
     async def page(self, records: list[object]) -> None:
-        for start in range(0, len(records), CHUNK):
-            await self.chunk(records[start : start + CHUNK])
+        identified = self.last_per_invoice([(record, self.provider.record_id(record)) for record in records])
+        for start in range(0, len(identified), CHUNK):
+            await self.chunk(identified[start : start + CHUNK])
 
-    async def chunk(self, records: list[object]) -> None:
+    def last_per_invoice(self, identified: list[Identified]) -> list[Identified]:
+        """One record per invoice id: the last the provider sent. Two records of one invoice in one answer
+        cannot both be its state; comparing each with the snapshot would log a change back and forth on
+        every sync."""
+        last: dict[str, int] = {}
+        with_ids = 0
+        for index, (_, record_id) in enumerate(identified):
+            if record_id is not None:
+                last[record_id] = index
+                with_ids += 1
+        if len(last) == with_ids:
+            return identified
+        kept = []
+        repeated = set()
+        for index, (record, record_id) in enumerate(identified):
+            if record_id is None or last[record_id] == index:
+                kept.append((record, record_id))
+            else:
+                repeated.add(record_id)
+        self.counts.duplicates += len(identified) - len(kept)
+        log.warning("duplicate_records", dropped=len(identified) - len(kept), invoice_ids=sorted(repeated)[:20])
+        return kept
+
+    async def chunk(self, identified: list[Identified]) -> None:
         """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
 
         A record whose source digest equals its snapshot's is byte for byte what the snapshot was made
@@ -106,11 +142,10 @@ class Recorder:
         without parsing the rest) nor translated. On a re-sync that is nearly every record. Records this
         worker already knows unchanged (`known`, see `workers.sync.source_cache`) are not even digested or read.
         """
-        self.counts.records += len(records)
+        self.counts.records += len(identified)
         hashes = self.known.hashes
         unknown = []
-        for record in records:
-            record_id = self.provider.record_id(record)
+        for record, record_id in identified:
             hashed = bytes_hash(record)
             if hashed is not None and record_id is not None and hashes.get(record_id) == hashed:
                 continue
@@ -231,6 +266,7 @@ async def run_sync(
     SYNC_SECONDS.labels(account.provider).observe(duration)
     INVOICES_READ.labels(account.name).inc(counts.records)
     RECORDS_SKIPPED.labels(account.name).inc(counts.skipped)
+    RECORDS_DUPLICATED.labels(account.name).inc(counts.duplicates)
     INVOICES_CHANGED.labels(account.name).inc(counts.changes)
     # A sync that found nothing new is routine: logged at debug, or a 5 s poll would flood the log.
     routine = status == OK and not counts.changes and not counts.skipped
@@ -241,6 +277,7 @@ async def run_sync(
         pages=counts.pages,
         records=counts.records,
         skipped=counts.skipped,
+        duplicates=counts.duplicates,
         changes=counts.changes,
         events=counts.events,
         conflicts=counts.conflicts,
