@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-import aiohttp
 import httpx
 import pytest
 import structlog
@@ -60,20 +59,19 @@ async def test_a_sync_logs_each_change_with_its_context(
 ) -> None:
     _, client = sandbox_http
     redis = Redis.from_url(redis_url)
-    async with aiohttp.ClientSession() as unused:
-        structlog.contextvars.bind_contextvars(account="shop", job_id="job-1")
-        try:
-            with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-                report, retry_after = await run_sync(
-                    ACCOUNT,
-                    sender(client),
-                    Sessions(unused),
-                    EventLog(redis),
-                    baseline_done=False,
-                    sources=SourceCache(),
-                )
-        finally:
-            structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(account="shop", job_id="job-1")
+    try:
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            report, retry_after = await run_sync(
+                ACCOUNT,
+                sender(client),
+                Sessions(sender(client)),
+                EventLog(redis),
+                baseline_done=False,
+                sources=SourceCache(),
+            )
+    finally:
+        structlog.contextvars.clear_contextvars()
     assert report.status == "ok"
     assert retry_after is None
     assert (report.records, report.events, report.skipped) == (250, 250, 0)
@@ -103,25 +101,24 @@ async def test_a_re_sync_parses_only_the_records_that_changed(
 
     monkeypatch.setattr(RawRecord, "value", counted)
     redis = Redis.from_url(redis_url)
-    async with aiohttp.ClientSession() as unused:
 
-        async def sync() -> tuple[int, int]:
-            parsed.clear()
-            report, _ = await run_sync(
-                ACCOUNT, sender(client), Sessions(unused), EventLog(redis), baseline_done=True, sources=sources
-            )
-            assert report.status == "ok"
-            assert report.records == 250
-            return report.events, len(parsed)
+    async def sync() -> tuple[int, int]:
+        parsed.clear()
+        report, _ = await run_sync(
+            ACCOUNT, sender(client), Sessions(sender(client)), EventLog(redis), baseline_done=True, sources=sources
+        )
+        assert report.status == "ok"
+        assert report.records == 250
+        return report.events, len(parsed)
 
-        assert await sync() == (250, 250)
-        assert await sync() == (0, 0)
-        listed = (await client.get("/_sandbox/accounts/shop/invoices")).json()["invoices"]
-        chosen = [invoice["id"] for invoice in listed if invoice["status"] != "canceled"][:3]
-        for invoice_id in chosen:
-            (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
-        assert await sync() == (3, 3)
-        assert await sync() == (0, 0)
+    assert await sync() == (250, 250)
+    assert await sync() == (0, 0)
+    listed = (await client.get("/_sandbox/accounts/shop/invoices")).json()["invoices"]
+    chosen = [invoice["id"] for invoice in listed if invoice["status"] != "canceled"][:3]
+    for invoice_id in chosen:
+        (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
+    assert await sync() == (3, 3)
+    assert await sync() == (0, 0)
     await redis.aclose()
 
 
@@ -147,25 +144,24 @@ async def test_a_worker_does_not_read_again_the_snapshots_it_knows(
     redis = Redis.from_url(redis_url)
     eventlog = CountingEventLog(redis)
     sources = SourceCache()
-    async with aiohttp.ClientSession() as unused:
 
-        async def sync() -> tuple[int, int]:
-            eventlog.read = 0
-            report, _ = await run_sync(
-                ACCOUNT, sender(client), Sessions(unused), eventlog, baseline_done=True, sources=sources
-            )
-            assert (report.status, report.records) == ("ok", 250)
-            return report.events, eventlog.read
+    async def sync() -> tuple[int, int]:
+        eventlog.read = 0
+        report, _ = await run_sync(
+            ACCOUNT, sender(client), Sessions(sender(client)), eventlog, baseline_done=True, sources=sources
+        )
+        assert (report.status, report.records) == ("ok", 250)
+        return report.events, eventlog.read
 
-        assert await sync() == (250, 250)
-        assert await sync() == (0, 0)
-        invoice_id = await first_created(client)
-        (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
-        assert await sync() == (1, 1)
-        assert await sync() == (0, 0)
-        # Another process's cache starts empty and reads everything once.
-        sources = SourceCache()
-        assert await sync() == (0, 250)
+    assert await sync() == (250, 250)
+    assert await sync() == (0, 0)
+    invoice_id = await first_created(client)
+    (await client.post(f"/_sandbox/accounts/shop/invoices/{invoice_id}/cancel", json={})).raise_for_status()
+    assert await sync() == (1, 1)
+    assert await sync() == (0, 0)
+    # Another process's cache starts empty and reads everything once.
+    sources = SourceCache()
+    assert await sync() == (0, 250)
     await redis.aclose()
 
 
@@ -185,25 +181,24 @@ async def test_a_write_by_another_worker_makes_a_worker_read_the_snapshots_again
         return response
 
     worker_a, worker_b = SourceCache(), SourceCache()
-    async with aiohttp.ClientSession() as unused:
 
-        async def sync(sources: SourceCache) -> int:
-            report, _ = await run_sync(
-                ACCOUNT, recording, Sessions(unused), EventLog(redis), baseline_done=True, sources=sources
-            )
-            assert report.status == "ok"
-            return report.events
+    async def sync(sources: SourceCache) -> int:
+        report, _ = await run_sync(
+            ACCOUNT, recording, Sessions(sender(client)), EventLog(redis), baseline_done=True, sources=sources
+        )
+        assert report.status == "ok"
+        return report.events
 
-        assert await sync(worker_a) == 250
-        first_listing = list(bodies)
-        invoice_id = await first_created(client)
-        actions = f"/_sandbox/accounts/shop/invoices/{invoice_id}"
-        (await client.post(f"{actions}/set_status", json={"status": "canceled"})).raise_for_status()
-        assert await sync(worker_b) == 1
-        (await client.post(f"{actions}/set_status", json={"status": "created"})).raise_for_status()
-        bodies.clear()
-        assert await sync(worker_a) == 1
-        assert bodies == first_listing  # the precondition: the listing is byte for byte what A saw first
+    assert await sync(worker_a) == 250
+    first_listing = list(bodies)
+    invoice_id = await first_created(client)
+    actions = f"/_sandbox/accounts/shop/invoices/{invoice_id}"
+    (await client.post(f"{actions}/set_status", json={"status": "canceled"})).raise_for_status()
+    assert await sync(worker_b) == 1
+    (await client.post(f"{actions}/set_status", json={"status": "created"})).raise_for_status()
+    bodies.clear()
+    assert await sync(worker_a) == 1
+    assert bodies == first_listing  # the precondition: the listing is byte for byte what A saw first
     logged, _ = await EventLog(redis).page(after=None, limit=1000)
     assert [json.loads(e.body)["data"]["previous_status"] for e in logged[-2:]] == ["pending", "canceled"]
     await redis.aclose()
