@@ -102,11 +102,11 @@ def test_workers_killed_at_random_lose_and_duplicate_nothing(sandbox: Sandbox, r
         thread.start()
         try:
             created: dict[str, list[str]] = {name: [] for name in names}
-            for _ in range(400):  # 1,600 new invoices ...
+            for _ in range(200):  # 800 new invoices ...
                 for name in names:
                     created[name].append(str(sandbox.new_invoice(name)["id"]))
-            for name in names:  # ... and 400 payments: 2,000 changes
-                for invoice_id in rng.sample(created[name], 100):
+            for name in names:  # ... and 200 payments: 1,000 changes
+                for invoice_id in rng.sample(created[name], 50):
                     sandbox.act(name, invoice_id, "pay")
             wait_until(lambda: kills >= 8, timeout=30, what="eight kills")
         finally:
@@ -114,7 +114,7 @@ def test_workers_killed_at_random_lose_and_duplicate_nothing(sandbox: Sandbox, r
             thread.join(timeout=10)
         total = check_log_and_deliveries(relay, sandbox, names, subscriber, "/all")
         print(f"{kills} worker kills; {total} events logged exactly once and delivered")
-        assert total >= 1600
+        assert total >= 800
 
 
 def test_a_redis_restart_loses_nothing_accepted(sandbox: Sandbox, tmp_path: Any) -> None:
@@ -187,6 +187,8 @@ def test_a_subscriber_outage_delays_only_that_subscriber(sandbox: Sandbox, redis
 def test_flaky_providers_at_30_percent(sandbox: Sandbox, redis_url: str) -> None:
     names, toml = four(sandbox, "fp", count=30)
     for name in names:
+        # One malformed record for certain, in the first listing: the count of skipped records is checked below.
+        sandbox.fault(name, kind="malformed_record", count=1)
         for fault in (
             {"kind": "429", "retry_after": 1},
             {"kind": "500"},
@@ -201,8 +203,8 @@ def test_flaky_providers_at_30_percent(sandbox: Sandbox, redis_url: str) -> None
     ):
         subscribe(relay, subscriber.url("/fp"))
         rng = random.Random(3)
-        # Ten rounds of changes, each waited for: many syncs, so the faults get their chances.
-        for _ in range(10):
+        # Five rounds of changes, each waited for: many syncs, so the faults get their chances.
+        for _ in range(5):
             for name in names:
                 for invoice in rng.sample(sandbox.invoices(name), 3):
                     sandbox.act(name, str(invoice["id"]), rng.choice(["cancel", "pay", "partial"]))
