@@ -53,9 +53,10 @@ class WorkerSettings:
     redis_pool = redis_pool(redis_url_from(os.environ))
     job_serializer = orjson.dumps
     job_deserializer = orjson.loads
-    # arq's default 0.5 s poll adds ~250 ms median per hop; 10 ms keeps a trigger-to-sync hop short, for
-    # about 100 cheap queue reads a second per idle worker.
-    poll_delay = 0.01
+    # arq's default 0.5 s poll adds ~250 ms median per hop; 30 ms keeps the hop from a claimed account to its
+    # sync short (the dispatcher itself wakes at once on a notice), for 33 queue reads a second: at 10 ms they were
+    # most of an idle worker's CPU, ~7% of a core (`make bench`, idle).
+    poll_delay = 0.03
     max_jobs = 20
     keep_result = 60
     health_check_interval = 10

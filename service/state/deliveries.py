@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.state.keys import SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
+from service.state.keys import DELIVERIES_DUE, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
 from service.state.redis_types import awaited, text
 
 PENDING = "pending"
@@ -37,7 +37,16 @@ local function enabled(subscriptions, sub)
 end
 """
 
-# KEYS: subscriptions hash, then (records, queue, order) of each subscription in ARGV order.
+# Keeps a subscription's entry in the due index (`keys.DELIVERIES_DUE`) at its queue's earliest due time:
+# called by every script that may raise that time; one that can only lower it uses ZADD LT.
+_REINDEX = """
+local function reindex(index, queue, sub)
+  local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+  if first[2] then redis.call('ZADD', index, first[2], sub) else redis.call('ZREM', index, sub) end
+end
+"""
+
+# KEYS: subscriptions hash, due index, then (records, queue, order) of each subscription in ARGV order.
 # ARGV: now_ms, then per subscription: its id, the number of events, the event ids.
 # Returns the subscription ids that got work.
 _FANOUT = (
@@ -45,7 +54,7 @@ _FANOUT = (
     + """
 local touched = {}
 local now = ARGV[1]
-local i, k = 2, 2
+local i, k = 2, 3
 while i <= #ARGV do
   local sub, count = ARGV[i], tonumber(ARGV[i + 1])
   local records, queue, order = KEYS[k], KEYS[k + 1], KEYS[k + 2]
@@ -63,13 +72,19 @@ while i <= #ARGV do
   k = k + 3
 end
 local out = {}
-for sub in pairs(touched) do table.insert(out, sub) end
+for sub in pairs(touched) do
+  redis.call('ZADD', KEYS[2], 'LT', now, sub)
+  table.insert(out, sub)
+end
 return out
 """
 )
 
-# KEYS: queue, records. ARGV: now_ms, lease_end_ms, limit. Returns pairs (event id, tries this round).
-_CLAIM = """
+# KEYS: queue, records, due index. ARGV: now_ms, lease_end_ms, limit, subscription id.
+# Returns pairs (event id, tries this round).
+_CLAIM = (
+    _REINDEX
+    + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, event in ipairs(due) do
@@ -80,14 +95,17 @@ for _, event in ipairs(due) do
   table.insert(out, event)
   table.insert(out, tries)
 end
+if #due > 0 then reindex(KEYS[3], KEYS[1], ARGV[4]) end
 return out
 """
+)
 
-# KEYS: queue, records, subscriptions hash. ARGV: attempts kept, subscription id, then groups of
-# (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled meanwhile is
+# KEYS: queue, records, subscriptions hash, due index. ARGV: attempts kept, subscription id, then groups
+# of (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled meanwhile is
 # recorded as failed, never queued again: its lane is gone.
 _RECORD = (
     _ENABLED
+    + _REINDEX
     + """
 local keep = tonumber(ARGV[1])
 local live = enabled(KEYS[3], ARGV[2])
@@ -109,11 +127,13 @@ for i = 3, #ARGV, 4 do
     else redis.call('ZADD', KEYS[1], next_due, event) end
   end
 end
+reindex(KEYS[4], KEYS[1], ARGV[2])
 return 1
 """
 )
 
-# KEYS: queue, records. Every queued delivery becomes failed (the subscription is disabled).
+# KEYS: queue, records, due index. ARGV: subscription id. Every queued delivery becomes failed (the
+# subscription is disabled).
 _FAIL_ALL = """
 local queued = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, event in ipairs(queued) do
@@ -126,10 +146,11 @@ for _, event in ipairs(queued) do
   end
 end
 redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return #queued
 """
 
-# KEYS: queue, records, order, subscriptions hash.
+# KEYS: queue, records, order, subscriptions hash, due index.
 # ARGV: subscription id, now_ms, event ids. Queues each again as pending, history kept.
 _REQUEUE = (
     _ENABLED
@@ -145,6 +166,7 @@ for i = 3, #ARGV do
   redis.call('ZADD', KEYS[1], ARGV[2], event)
   redis.call('ZADD', KEYS[3], ARGV[2], event)
 end
+if #ARGV > 2 then redis.call('ZADD', KEYS[5], 'LT', ARGV[2], ARGV[1]) end
 return #ARGV - 2
 """
 )
@@ -189,7 +211,7 @@ class DeliveryStore:
         by_subscription: dict[str, list[str]] = {}
         for subscription_id, event_id in pairs:
             by_subscription.setdefault(subscription_id, []).append(event_id)
-        keys = [SUBSCRIPTIONS]
+        keys = [SUBSCRIPTIONS, DELIVERIES_DUE]
         args: list[str | int] = [now_ms]
         for subscription_id, event_ids in by_subscription.items():
             keys += [
@@ -203,10 +225,14 @@ class DeliveryStore:
 
     async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
         reply = await self._claim(
-            keys=[delivery_queue(subscription_id), delivery_records(subscription_id)],
-            args=[now_ms, now_ms + lease_ms, limit],
+            keys=[delivery_queue(subscription_id), delivery_records(subscription_id), DELIVERIES_DUE],
+            args=[now_ms, now_ms + lease_ms, limit, subscription_id],
         )
         return [Claimed(text(reply[i]), int(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    async def due_subscriptions(self, now_ms: int) -> list[str]:
+        """Subscriptions with a delivery due by `now_ms`: one read, however many subscriptions there are."""
+        return [text(item) for item in await self._redis.zrangebyscore(DELIVERIES_DUE, "-inf", now_ms)]
 
     async def record(self, subscription_id: str, outcomes: Sequence[Outcome]) -> None:
         if not outcomes:
@@ -215,12 +241,15 @@ class DeliveryStore:
         for outcome in outcomes:
             next_due = "" if outcome.next_due_ms is None else outcome.next_due_ms
             args += [outcome.event_id, outcome.status, next_due, orjson.dumps(outcome.attempt)]
-        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), SUBSCRIPTIONS]
+        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), SUBSCRIPTIONS, DELIVERIES_DUE]
         await self._record(keys=keys, args=args)
 
     async def fail_all(self, subscription_id: str) -> int:
         return int(
-            await self._fail_all(keys=[delivery_queue(subscription_id), delivery_records(subscription_id)], args=[])
+            await self._fail_all(
+                keys=[delivery_queue(subscription_id), delivery_records(subscription_id), DELIVERIES_DUE],
+                args=[subscription_id],
+            )
         )
 
     async def requeue(self, subscription_id: str, event_ids: Sequence[str], now_ms: int) -> int:
@@ -231,6 +260,7 @@ class DeliveryStore:
             delivery_records(subscription_id),
             delivery_order(subscription_id),
             SUBSCRIPTIONS,
+            DELIVERIES_DUE,
         ]
         total = 0
         for start in range(0, len(event_ids), 500):
@@ -274,8 +304,9 @@ class DeliveryStore:
         return sum(int(depth) for depth in depths)
 
     async def forget(self, subscription_id: str) -> None:
-        await awaited(
-            self._redis.delete(
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(
                 delivery_queue(subscription_id), delivery_records(subscription_id), delivery_order(subscription_id)
             )
-        )
+            pipe.zrem(DELIVERIES_DUE, subscription_id)
+            await pipe.execute()

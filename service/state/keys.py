@@ -9,6 +9,9 @@ PREFIX = "relay:"
 SYNC_DUE = PREFIX + "sync:due"
 #: HASH written once into a Redis holding the relay's state (see `service.state.marker`).
 STATE_MARKER = PREFIX + "state"
+#: Pub/sub channel (not a key): a message whenever an account is made due now, so that idle dispatchers
+#: wake at once instead of polling the schedule.
+SYNC_WAKE = PREFIX + "sync:wake"
 #: STREAM of every recorded change: fields id, account, type, body.
 EVENTS = PREFIX + "events"
 #: HASH event id -> stream entry id of that event in EVENTS.
@@ -49,6 +52,11 @@ SUBSCRIPTIONS_VERSION = PREFIX + "subs:version"
 SUBSCRIPTIONS_EPOCH = PREFIX + "subs:epoch"
 #: Consumer group of EVENTS that fans events out to subscriptions.
 FANOUT_GROUP = "fanout"
+
+
+#: ZSET subscription id -> the earliest due time in its delivery queue (absent when the queue is empty): what
+#: workers read to know which lanes have work, one read for any number of subscriptions.
+DELIVERIES_DUE = PREFIX + "deliveries:due"
 
 
 def delivery_queue(subscription_id: str) -> str:

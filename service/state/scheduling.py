@@ -15,12 +15,14 @@ Why not one arq job per trigger: `enqueue_job` costs about six round trips, and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
 
-from service.state.keys import SYNC_DUE, seen_callback, sync_lock
+from service.state.keys import SYNC_DUE, SYNC_WAKE, seen_callback, sync_lock
 from service.state.redis_types import text
 
 # KEYS: due set, then the lock of each candidate account. ARGV: now_ms, lease_ms, claim limit, token prefix,
@@ -53,12 +55,17 @@ end
 return 1
 """
 
+# ARGV[5]: the wake channel. A trigger that arrived during the sync left a due time below the lease end:
+# the account stays due, and dispatchers are told.
 _FINISH = """
 local owned = redis.call('GET', KEYS[2]) == ARGV[2]
 if owned then redis.call('DEL', KEYS[2]) end
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[3] then
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score == ARGV[3] then
   if ARGV[4] == '' then redis.call('ZREM', KEYS[1], ARGV[1])
   else redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1]) end
+elseif score then
+  redis.call('PUBLISH', ARGV[5], ARGV[1])
 end
 return owned and 1 or 0
 """
@@ -67,16 +74,28 @@ _RELEASE = """
 if redis.call('GET', KEYS[2]) == ARGV[2] then
   redis.call('DEL', KEYS[2])
   redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1])
+  redis.call('PUBLISH', ARGV[4], ARGV[1])
   return 1
 end
 return 0
 """
 
-# KEYS: due set, seen marker. ARGV: account, now_ms, marker ttl. The trigger and the marker land together:
-# a retry of a callback whose trigger failed is not mistaken for a replay.
+# KEYS: due set. ARGV: wake channel, then pairs (due ms, account). Each due time is lowered, never raised
+# (a burst of triggers stays one entry; a scheduled poll is pulled forward), and dispatchers are told.
+_REQUEST = """
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], 'LT', ARGV[i], ARGV[i + 1])
+end
+redis.call('PUBLISH', ARGV[1], '')
+return 1
+"""
+
+# KEYS: due set, seen marker. ARGV: account, now_ms, marker ttl, wake channel. The trigger and the marker
+# land together: a retry of a callback whose trigger failed is not mistaken for a replay.
 _REQUEST_ONCE = """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
   redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+  redis.call('PUBLISH', ARGV[4], ARGV[1])
   return 1
 end
 return 0
@@ -104,6 +123,7 @@ class Claim:
 class SyncSchedule:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._request = redis.register_script(_REQUEST)
         self._claim = redis.register_script(_CLAIM)
         self._renew = redis.register_script(_RENEW)
         self._finish = redis.register_script(_FINISH)
@@ -112,18 +132,25 @@ class SyncSchedule:
 
     async def request(self, account: str, now_ms: int) -> None:
         """Ask for a sync now: one write, durable once Redis acknowledges it."""
-        await self._redis.zadd(SYNC_DUE, {account: now_ms}, lt=True)
+        await self.request_many([account], now_ms)
 
     async def request_once(self, account: str, now_ms: int, notification_id: str, ttl_s: int) -> bool:
         """Ask for a sync unless the provider's notification `notification_id` for this account was seen within
         `ttl_s`; False for a repeat (nothing queued)."""
         seen = seen_callback(account, notification_id)
-        return bool(await self._request_once(keys=[SYNC_DUE, seen], args=[account, now_ms, ttl_s]))
+        return bool(await self._request_once(keys=[SYNC_DUE, seen], args=[account, now_ms, ttl_s, SYNC_WAKE]))
 
     async def request_many(self, accounts: Iterable[str], now_ms: int) -> None:
-        mapping = dict.fromkeys(accounts, now_ms)
-        if mapping:
-            await self._redis.zadd(SYNC_DUE, mapping, lt=True)
+        await self.request_at(dict.fromkeys(accounts, now_ms))
+
+    async def request_at(self, due_ms: Mapping[str, int]) -> None:
+        """Ask for syncs at these times (each account's due time lowered, never raised), and wake the
+        dispatchers: one command."""
+        if due_ms:
+            args: list[str | int] = [SYNC_WAKE]
+            for account, at_ms in due_ms.items():
+                args += [at_ms, account]
+            await self._request(keys=[SYNC_DUE], args=args)
 
     async def schedule_missing(self, accounts: Sequence[str], at_ms: int) -> int:
         """Put each account on the schedule unless it is already there; how many were missing."""
@@ -167,10 +194,49 @@ class SyncSchedule:
                 claim.token,
                 _score_text(claim.lease_end_ms),
                 "" if next_due_ms is None else next_due_ms,
+                SYNC_WAKE,
             ],
         )
         return bool(owned)
 
     async def release(self, claim: Claim, now_ms: int) -> None:
         """Give the account back unfinished (shutdown): due again at once, for any worker."""
-        await self._release(keys=[SYNC_DUE, sync_lock(claim.account)], args=[claim.account, claim.token, now_ms])
+        await self._release(
+            keys=[SYNC_DUE, sync_lock(claim.account)], args=[claim.account, claim.token, now_ms, SYNC_WAKE]
+        )
+
+    async def next_due_ms(self) -> int | None:
+        """The earliest due time on the schedule (that account's sync may be running); None when empty."""
+        first = await self._redis.zrange(SYNC_DUE, 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
+    def wakeups(self) -> SyncWakeups:
+        return SyncWakeups(self._redis)
+
+
+class SyncWakeups:
+    """What a dispatcher waits on between looks at the schedule: the notices published whenever an account is
+    made due now (triggers, callbacks, a sync handed back or re-triggered while it ran)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._pubsub: PubSub | None = None
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return at the first notice, or after `timeout_s`; notices already waiting are all taken at once."""
+        if self._pubsub is None:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(SYNC_WAKE)
+            self._pubsub = pubsub
+        try:
+            notice = await self._pubsub.get_message(timeout=timeout_s)
+            while notice is not None:
+                notice = await self._pubsub.get_message(timeout=0)
+        except (RedisError, OSError):
+            await self.close()  # subscribed again, on a new connection, at the next wait
+            raise
+
+    async def close(self) -> None:
+        if self._pubsub is not None:
+            pubsub, self._pubsub = self._pubsub, None
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated

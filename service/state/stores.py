@@ -29,10 +29,11 @@ class Stores:
 
     @classmethod
     def over(cls, redis: Redis) -> Stores:
+        schedule = SyncSchedule(redis)
         return cls(
             redis=redis,
-            schedule=SyncSchedule(redis),
-            triggers=TriggerBatcher(redis),
+            schedule=schedule,
+            triggers=TriggerBatcher(schedule),
             eventlog=EventLog(redis),
             fanout_feed=FanoutFeed(redis),
             states=AccountStates(redis),

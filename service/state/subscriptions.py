@@ -23,6 +23,9 @@ from service.state.redis_types import awaited, text
 ROTATION_OVERLAP = timedelta(hours=24)
 WILDCARD = "*"
 MAX_FILTERS = 100
+#: Subscriptions the relay holds at most: each is a delivery lane in every worker, and an idle worker's cost
+#: was measured at this many (`make bench`, idle).
+MAX_SUBSCRIPTIONS = 1000
 
 
 class InvalidSubscription(ValueError):
@@ -158,11 +161,23 @@ class SubscriptionStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def save(self, subscription: Subscription) -> None:
+    async def save(self, subscription: Subscription, *, limit: int | None = None) -> bool:
+        """Store it; False, storing nothing, when it is new and `limit` subscriptions exist already."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(SUBSCRIPTIONS, subscription.id, subscription.to_json().decode())
-            _bump_version(pipe)
-            await pipe.execute()
+            while True:
+                try:
+                    if limit is not None:
+                        await pipe.watch(SUBSCRIPTIONS)
+                        held = await awaited(pipe.hlen(SUBSCRIPTIONS))
+                        if held >= limit and not await awaited(pipe.hexists(SUBSCRIPTIONS, subscription.id)):
+                            return False
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(SUBSCRIPTIONS, subscription.id, subscription.to_json().decode())
+                    _bump_version(pipe)
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue
 
     async def update(
         self, subscription_id: str, change: Callable[[Subscription], Subscription]

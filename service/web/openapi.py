@@ -22,7 +22,7 @@ from contracts.account_file import ACCOUNT_NAME
 from contracts.model import EVENT_TYPES, Status
 from contracts.registry import PROVIDERS
 from service.state.deliveries import STATUSES
-from service.state.subscriptions import MAX_FILTERS
+from service.state.subscriptions import MAX_FILTERS, MAX_SUBSCRIPTIONS
 from service.web.subscriptions_api import MAX_REPLAY_IDS
 from service.web.webhooks import MAX_BODY_BYTES
 
@@ -468,6 +468,9 @@ def _paths() -> dict[str, Any]:
                         "The subscription, with its signing secret (shown only here).", ref("NewSubscription")
                     ),
                     "400": failure("`invalid_subscription`: the detail names the field at fault."),
+                    "409": failure(
+                        f"`too_many_subscriptions`: the relay already holds {MAX_SUBSCRIPTIONS}, its documented maximum."
+                    ),
                 },
                 body=ref("SubscriptionCreate"),
             ),

@@ -15,6 +15,7 @@ from contracts.times import format_time, parse_time
 from service.ssrf import ForbiddenTarget, check_target
 from service.state.deliveries import STATUSES
 from service.state.subscriptions import (
+    MAX_SUBSCRIPTIONS,
     InvalidSubscription,
     Subscription,
     new_subscription,
@@ -80,7 +81,12 @@ async def create(request: Request) -> Response:
         )
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
-    await deps.stores.subscriptions.save(subscription)
+    if not await deps.stores.subscriptions.save(subscription, limit=MAX_SUBSCRIPTIONS):
+        return error(
+            409,
+            "too_many_subscriptions",
+            f"the relay holds at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first",
+        )
     return JSON({**subscription.public(), "secret": subscription.secrets[0].secret}, status_code=201)
 
 

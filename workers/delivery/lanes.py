@@ -30,8 +30,9 @@ from workers.delivery.webhook_sender import send_event
 
 log = structlog.get_logger("relay.delivery")
 
-#: How often a lane looks for due retries when nothing woke it.
-LANE_POLL_S = 0.1
+#: A lane with nothing to send this long lets its sender tasks go (an idle worker of 1,000 subscriptions
+#: keeps one waiting task per lane, not 64).
+SENDER_IDLE_S = 1.0
 #: The attempt counter's children, bound once rather than looked up per attempt.
 ATTEMPT_OUTCOMES = {
     DELIVERED: DELIVERY_ATTEMPTS.labels("delivered"),
@@ -58,8 +59,10 @@ class LaneContext:
 
 
 class Lane:
-    """One claiming loop and a fixed set of sender coroutines fed through a queue (a task per attempt
-    measured as a visible share of the delivery path's CPU)."""
+    """One claiming loop and up to `width` sender coroutines fed through a queue: started when work is
+    claimed, kept while work keeps coming (a task per attempt measured as a visible share of the delivery
+    path's CPU), let go after SENDER_IDLE_S without work. An idle lane sends nothing to Redis: it waits to be
+    woken, by the fan-out or by the pool when the due index says its subscription has work."""
 
     def __init__(self, context: LaneContext, subscription: Subscription) -> None:
         self.context = context
@@ -70,9 +73,9 @@ class Lane:
         self.busy = 0
         self.queue: asyncio.Queue[tuple[Claimed, bytes | None, list[bytes]]] = asyncio.Queue()
         self.outcomes: Coalescer[Outcome] = Coalescer(self._record)
-        self.task = asyncio.create_task(self._run(), name=f"lane-{subscription.id}")
         self.width = context.width
-        self.senders = [asyncio.create_task(self._send_loop()) for _ in range(self.width)]
+        self.senders: set[asyncio.Task[None]] = set()
+        self.task = asyncio.create_task(self._run(), name=f"lane-{subscription.id}")
 
     def stop(self) -> None:
         # Claimed deliveries left unsent come due again when their lease ends (at least once).
@@ -101,14 +104,32 @@ class Lane:
             self.busy += len(claimed)
             for delivery in claimed:
                 self.queue.put_nowait((delivery, bodies.get(delivery.event_id), keys))
+            self._start_senders()
         if self.busy >= self.width // 2:
             # Claim again once half the lane is free: one claim per batch, not one per finished attempt.
             self.slots_free.clear()
             if self.busy >= self.width // 2:
                 await self.slots_free.wait()
         elif len(claimed) < free:
+            await self._idle()
+
+    def _start_senders(self) -> None:
+        while len(self.senders) < min(self.width, self.busy):
+            task = asyncio.create_task(self._send_loop())
+            self.senders.add(task)
+            task.add_done_callback(self.senders.discard)
+
+    async def _idle(self) -> None:
+        """Wait to be woken; after SENDER_IDLE_S with nothing in hand, without the senders."""
+        if self.busy == 0 and self.senders:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.woken.wait(), LANE_POLL_S)
+                await asyncio.wait_for(self.woken.wait(), SENDER_IDLE_S)
+                return
+            # Only this loop hands out work, and none is in hand: every sender waits on the empty queue.
+            for task in self.senders:
+                task.cancel()
+            self.senders.clear()
+        await self.woken.wait()
 
     async def _send_loop(self) -> None:
         while True:

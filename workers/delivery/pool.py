@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 
 import structlog
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 
 from service.state.deliveries import DeliveryStore
 from service.state.subscriptions import Subscription, SubscriptionStore
+from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
 from workers.delivery.disabling import Disabler
 from workers.delivery.lanes import Lane, LaneContext
@@ -20,6 +22,9 @@ log = structlog.get_logger("relay.delivery")
 
 #: How often the pool checks for subscription changes.
 REFRESH_S = 0.25
+#: How often the pool reads which subscriptions have a delivery due (a retry coming due, a delivery another
+#: worker fanned out or a replay queued): the latency those add, for one Redis read per worker.
+DUE_POLL_S = 0.1
 
 
 class DeliveryPool:
@@ -51,17 +56,24 @@ class DeliveryPool:
         self._lanes_from: dict[str, Subscription] | None = None
 
     async def run_forever(self) -> None:
+        refreshed_at = 0.0
         while True:
             try:
-                await self._cache.refresh()
-                # The fan-out reloads the same cache: whoever reloaded it, lanes follow each new copy (a
-                # rotated secret, a new URL, a new subscription), not only the copies this loop loaded.
-                if self._cache.subscriptions is not self._lanes_from:
-                    self._lanes_from = self._cache.subscriptions
-                    self.sync_lanes()
+                if time.monotonic() - refreshed_at >= REFRESH_S:
+                    await self.refresh()
+                    refreshed_at = time.monotonic()
+                self.wake(await self._context.store.due_subscriptions(now_ms()))
             except RedisError as exc:
                 log.warning("delivery_refresh_failed", error=str(exc))
-            await asyncio.sleep(REFRESH_S)
+            await asyncio.sleep(DUE_POLL_S)
+
+    async def refresh(self) -> None:
+        await self._cache.refresh()
+        # The fan-out reloads the same cache: whoever reloaded it, lanes follow each new copy (a rotated
+        # secret, a new URL, a new subscription), not only the copies this loop loaded.
+        if self._cache.subscriptions is not self._lanes_from:
+            self._lanes_from = self._cache.subscriptions
+            self.sync_lanes()
 
     def sync_lanes(self) -> None:
         wanted = {s.id: s for s in self._cache.subscriptions.values() if s.enabled}

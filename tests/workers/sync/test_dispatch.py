@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -71,3 +73,29 @@ async def test_a_trigger_after_the_claim_queues_another_sync_once_the_first_fini
 
     assert await schedule.finish(Claim(*job.args), None)
     assert await dispatcher.dispatch_once() == 1
+
+
+async def wait_for_jobs(queue: ArqRedis, count: int, timeout_s: float) -> float:
+    """Seconds until `count` jobs are queued (polling); fails past `timeout_s`."""
+    started = time.monotonic()
+    while len(await queue.queued_jobs()) < count:
+        assert time.monotonic() - started < timeout_s, f"fewer than {count} jobs after {timeout_s}s"
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+async def test_an_idle_dispatcher_wakes_at_once_for_a_trigger_and_on_time_for_a_poll(queue: ArqRedis) -> None:
+    schedule = SyncSchedule(queue)
+    task = asyncio.create_task(Dispatcher(schedule, queue, LEASE_MS).run_forever())
+    try:
+        await asyncio.sleep(0.05)  # let it subscribe and go idle (nothing is due)
+        await schedule.request("triggered", int(time.time() * 1000))
+        assert await wait_for_jobs(queue, 1, timeout_s=0.5) < 0.5  # well before the 1 s idle cap
+        await schedule.schedule_missing(["polled"], int(time.time() * 1000) + 300)
+        await schedule.request("nudge", int(time.time() * 1000))  # wakes it to see the new due time
+        elapsed = await wait_for_jobs(queue, 3, timeout_s=1.5)
+        assert 0.25 < elapsed < 0.9
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
