@@ -6,9 +6,17 @@ most of a delivery's CPU; this client sends the same POST for about half of aioh
 for provider calls, where the body matters.
 
 What it does: keep-alive connections pooled per origin (plain or TLS, verified with the default trust
-store), answers parsed by httptools (llhttp, the parser uvicorn uses), a subscriber's answer body read up
-to a limit and dropped, and the SSRF rule applied to every address it connects to (names and IP literals
-alike) unless private targets are allowed. Redirects are never followed: this client has no notion of them.
+store), answers parsed by httptools (llhttp, the parser uvicorn uses), and the SSRF rule applied to every
+address it connects to (names and IP literals alike) unless private targets are allowed. Redirects are
+never followed: this client has no notion of them.
+
+A subscriber is untrusted, so everything it can send is bounded, counted as the bytes arrive and before the
+parser sees them (httptools joins a header's pieces by copying, so an endless header fed whole would cost
+memory and quadratic CPU): the status line and each header line, the head as a whole, the number of
+interim (1xx) answers, and what follows the head (body, chunk framing, trailers). Time is bounded by the
+attempt's timeout, which covers the whole exchange, a trickle of bytes included. Past a size bound the
+connection is closed at once and the attempt fails, except after the head, where the status is already
+the answer and only the rest is left unread.
 """
 
 from __future__ import annotations
@@ -26,9 +34,15 @@ import httptools
 
 from service.ssrf import ForbiddenTarget, connectable
 
-#: A subscriber's answer body is read up to this size (for nothing but connection reuse); a longer one
-#: closes the connection instead.
+#: What follows an answer's head (body, chunk framing, trailers) is read up to this size, for nothing but
+#: connection reuse; a longer one closes the connection instead.
 MAX_ANSWER_BYTES = 64 * 1024
+#: The longest status line or header line, its CRLF included (what aiohttp and nginx allow, about).
+MAX_LINE_BYTES = 8 * 1024
+#: The longest head: status line, headers and the blank line that ends them.
+MAX_HEAD_BYTES = 64 * 1024
+#: Interim answers (100 Continue, 103 Early Hints) skipped before the real one; one more fails the attempt.
+MAX_INTERIM_ANSWERS = 8
 #: An idle connection older than this is closed rather than reused (servers drop idle ones after
 #: 5-75 s; one they already closed is noticed when its FIN arrives, this bounds what is kept).
 IDLE_S = 30.0
@@ -98,17 +112,26 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self._status: int | None = None
         self._retry_after: str | None = None
-        self._body_bytes = 0
         self._received = False
+        # Where the answer stands: in a head (bytes of it so far, of its current line so far) or after it.
+        self._in_head = True
+        self._head_bytes = 0
+        self._line_bytes = 0
+        self._after_head_bytes = 0
+        self._interim_answers = 0
 
     # --- the exchange -----------------------------------------------------------------------------------
 
     async def exchange(self, request: bytes) -> Answer:
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
-        self._status, self._retry_after, self._body_bytes, self._received = None, None, 0, False
+        self._status, self._retry_after, self._received, self._interim_answers = None, None, False, 0
+        self._expect_head()
         self.transport.write(request)
         return await self.waiter
+
+    def _expect_head(self) -> None:
+        self._in_head, self._head_bytes, self._line_bytes = True, 0, 0
 
     def _answer(self, *, reusable: bool) -> None:
         waiter, self.waiter = self.waiter, None
@@ -146,7 +169,7 @@ class _Connection(asyncio.Protocol):
             return
         self._received = True
         try:
-            self.parser.feed_data(data)
+            self._feed(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             if self.waiter is None:
                 self.close()  # answered, then garbage: never reused
@@ -154,6 +177,50 @@ class _Connection(asyncio.Protocol):
                 self._answer(reusable=False)  # the status line parsed: that is the answer
             else:
                 self._fail(DeliveryFailed(f"{self._where()} sent an answer that is not HTTP/1.1"))
+
+    def _feed(self, data: bytes) -> None:
+        """Feeds the parser a head one line (or one whole head) at a time, checked against the bounds before the
+        parser sees it (the parser alone says where a head ends), then what follows a head up to its bound."""
+        position, size = 0, len(data)
+        while self._in_head:
+            if self.waiter is None:
+                return  # failed inside the parser (too many interim answers): the connection is closed
+            if position == size:
+                return
+            line_room = MAX_LINE_BYTES - self._line_bytes
+            head_room = MAX_HEAD_BYTES - self._head_bytes
+            room = min(line_room, head_room)
+            # Most heads come whole in one read and shorter than one line may be: fed at once, as no line in
+            # them can be over its bound. Tried where a head starts only, so an endless one is not rescanned.
+            head_end = data.find(b"\r\n\r\n", position, position + room) if self._head_bytes == 0 else -1
+            newline = head_end + 3 if head_end >= 0 else data.find(b"\n", position, position + room)
+            if newline >= 0:
+                end = newline + 1
+                self._line_bytes = 0
+            elif size - position < room:  # the line goes on in the next read
+                end = size
+                self._line_bytes += end - position
+            else:
+                self._fail(DeliveryFailed(self._over_bound(line_bound=line_room <= head_room)))
+                return
+            self._head_bytes += end - position
+            self.parser.feed_data(data[position:end])
+            position = end
+        if position < size:
+            end = min(size, position + MAX_ANSWER_BYTES - self._after_head_bytes)
+            self._after_head_bytes += end - position
+            self.parser.feed_data(data[position:end])
+            if end < size:  # more than an answer may hold: left unread, the connection closed
+                if self.waiter is not None:
+                    self._answer(reusable=False)
+                else:
+                    self.close()
+
+    def _over_bound(self, *, line_bound: bool) -> str:
+        if not line_bound:
+            return f"{self._where()} sent an answer head longer than {MAX_HEAD_BYTES} bytes"
+        line = "status line" if self._line_bytes == self._head_bytes else "header line"
+        return f"{self._where()} sent a {line} longer than {MAX_LINE_BYTES} bytes"
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.client._forget(self)
@@ -175,15 +242,17 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._status = self.parser.get_status_code()
-
-    def on_body(self, body: bytes) -> None:
-        self._body_bytes += len(body)
-        if self._body_bytes > MAX_ANSWER_BYTES and self.waiter is not None:
-            self._answer(reusable=False)
+        self._in_head, self._after_head_bytes = False, 0
 
     def on_message_complete(self) -> None:
         if self._status is not None and 100 <= self._status < 200 and self._status != 101:
             self._status, self._retry_after = None, None  # an interim answer (100 Continue): the real one follows
+            self._expect_head()
+            self._interim_answers += 1
+            if self._interim_answers > MAX_INTERIM_ANSWERS:
+                self._fail(
+                    DeliveryFailed(f"{self._where()} sent more than {MAX_INTERIM_ANSWERS} interim (1xx) answers")
+                )
             return
         if self.waiter is not None:
             self._answer(reusable=self._status != 101 and self.parser.should_keep_alive())
