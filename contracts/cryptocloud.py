@@ -1,15 +1,16 @@
 """CryptoCloud v2: the merchant invoice list, its records, and the JWT-signed postback.
 
-Sources: CryptoCloud's API reference (invoice list, postback, authorization) and the open-source clients of
-its API. The invoice list page names the endpoint `merchant/info` once and `merchant/list` in its curl
-example: `list` is the list (`info` takes invoice ids). Where the sources leave a fact open, the comment at
-the spot where the code decides says which readings it handles.
+Sources: CryptoCloud's API reference (invoice list, invoice information, postback, authorization) and the
+open-source clients of its API. The invoice list page names the endpoint `merchant/info` once and
+`merchant/list` in its curl example: `list` is the list, `info` takes invoice ids (the narrow read). Where
+the sources leave a fact open, the comment at the spot where the code decides says which readings it handles.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +22,7 @@ from contracts.errors import (
     CallbackMalformed,
     CallbackUnauthorized,
     ProviderAuthFailed,
+    ProviderNotFound,
     ProviderRejected,
     ProviderTransient,
 )
@@ -29,14 +31,19 @@ from contracts.hints import hint_id
 from contracts.jsonio import dumps, loads_exact
 from contracts.jwt import verify_hs256
 from contracts.model import Invoice, Status, map_status
+from contracts.narrow import NarrowRead, NarrowRequest, distinct
 from contracts.paging import Pager
 from contracts.provider import Provider
+from contracts.records import RawRecord
 from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
 
 NAME = "cryptocloud"
 LIST_PATH = "/v2/invoice/merchant/list"
-#: The documented maximum number of records per request.
+INFO_PATH = "/v2/invoice/merchant/info"
+#: The documented maximum number of records per list request.
 PAGE_SIZE = 100
+#: The documented maximum number of ids per info request.
+INFO_BATCH = 100
 #: A listing that has not ended after this many pages is a server gone wrong (a million invoices in one
 #: lookback window): the pager gives up rather than page forever.
 MAX_PAGES = 10_000
@@ -73,6 +80,30 @@ def list_window(today: date, lookback_days: int) -> tuple[str, str]:
     return f"{start:%d.%m.%Y}", f"{today:%d.%m.%Y}"
 
 
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """One account's list request for one window; `request` gives any page of it."""
+
+    url: str
+    api_key: str = field(repr=False)
+    start: str
+    end: str
+
+    def request(self, offset: int, limit: int) -> HttpRequest:
+        body = {"start": self.start, "end": self.end, "offset": offset, "limit": limit}
+        return HttpRequest("POST", self.url, headers=_headers(self.api_key), body=dumps(body))
+
+
+def list_query(account: Account, today: date) -> ListQuery:
+    api_key = guaranteed(account, "api_key", account.api_key)
+    start, end = list_window(today, account.lookback_days)
+    return ListQuery(endpoint_url(account, LIST_PATH), api_key.value, start, end)
+
+
+def _headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Token {api_key}", "Content-Type": "application/json"}
+
+
 class ListPager:
     """Pages through `/v2/invoice/merchant/list` so that every invoice comes out exactly once.
 
@@ -84,11 +115,8 @@ class ListPager:
     page) are dropped by `uuid`.
     """
 
-    def __init__(self, url: str, api_key: str, start: str, end: str) -> None:
-        self._url = url
-        self._headers = {"Authorization": f"Token {api_key}", "Content-Type": "application/json"}
-        self._start = start
-        self._end = end
+    def __init__(self, query: ListQuery) -> None:
+        self._query = query
         self._offset = 0
         self._pages = 0
         # The count reading, for a server that refuses a `limit` over 100 instead of capping it.
@@ -102,8 +130,7 @@ class ListPager:
     def next_request(self) -> HttpRequest | None:
         if self._done:
             return None
-        body = {"start": self._start, "end": self._end, "offset": self._offset, "limit": self._limit()}
-        return HttpRequest("POST", self._url, headers=self._headers, body=dumps(body))
+        return self._query.request(self._offset, self._limit())
 
     def feed(self, response: HttpResponse) -> list[object]:
         try:
@@ -150,16 +177,21 @@ def _uuid_of(record: object) -> str | None:
 
 def read_page(response: HttpResponse) -> tuple[list[object], int | None]:
     """The records of one list answer and its `all_count` (None when the server leaves it out)."""
+    body = _success(response, "list")
+    return body["result"], _all_count(body)
+
+
+def _success(response: HttpResponse, endpoint: str) -> dict[str, Any]:
+    """A `{"status": "success", "result": [...]}` answer of the list or info endpoint, its records raw."""
     raise_for_status(response, NAME)
     body = records_body(response, NAME, "uuid")
     if not isinstance(body, dict):
-        raise ProviderTransient(f"{NAME} sent a list answer that is not an object")
+        raise ProviderTransient(f"{NAME} sent an {endpoint} answer that is not an object")
     if body.get("status") == "error":
-        raise _envelope_error(body.get("result"))
-    records = body.get("result")
-    if body.get("status") != "success" or not isinstance(records, list):
-        raise ProviderTransient(f"{NAME} sent a list answer without status success and a result array")
-    return records, _all_count(body)
+        raise _envelope_error(body.get("result"), endpoint)
+    if body.get("status") != "success" or not isinstance(body.get("result"), list):
+        raise ProviderTransient(f"{NAME} sent an {endpoint} answer without status success and a result array")
+    return body
 
 
 def _all_count(body: Mapping[str, Any]) -> int | None:
@@ -173,18 +205,89 @@ def _all_count(body: Mapping[str, Any]) -> int | None:
     return value
 
 
-def _envelope_error(result: object) -> ProviderAuthFailed | ProviderRejected:
+def _envelope_error(result: object, endpoint: str) -> ProviderAuthFailed | ProviderRejected:
     # Field names only: the values are the provider's prose and may echo what was sent.
     fields = sorted(str(key) for key in result) if isinstance(result, Mapping) else []
     if "authorization" in (field.lower() for field in fields):
         return ProviderAuthFailed(f"{NAME} refused the credentials (error envelope)")
-    return ProviderRejected(f"{NAME} refused the list request: error in {', '.join(fields[:10]) or 'the request'}")
+    where = ", ".join(fields[:10]) or "the request"
+    return ProviderRejected(f"{NAME} refused the {endpoint} request: error in {where}")
 
 
 def make_pager(account: Account, today: date, session: str | None) -> Pager:
+    return ListPager(list_query(account, today))
+
+
+# --- the list, page by page concurrently -----------------------------------------------------------
+
+
+def page_count(all_count: int, page_size: int = PAGE_SIZE) -> int:
+    """How many pages of `page_size` records hold a listing of `all_count` (at least the first one)."""
+    return max(1, -(-all_count // page_size))
+
+
+def page_request(query: ListQuery, page: int, *, page_size: int = PAGE_SIZE, as_count: bool = False) -> HttpRequest:
+    """The request for page `page` (from 0) of `page_size` records, for a caller that fetches the pages
+    concurrently once the first answer has told `all_count` (the `ListPager` pages one after the other).
+
+    Page 0 is the `ListPager`'s first request whatever the reading of `limit`. For the others, as there:
+    `limit = offset + page_size` (`as_count` False) selects the page under the documented index reading, and
+    under the page-size reading from a server that caps `limit` at its page size; a server that refuses such
+    a `limit` instead reads it as a page size, and `as_count` asks that way. `page_size` is the server's
+    page: `PAGE_SIZE` documented, or what a first page came back with when it was shorter than `all_count`.
+    Unlike the `ListPager`, a listing that shifts between the pages is not followed: records may then come
+    twice (drop them by id) or be missed until the next sync.
+    """
+    offset = page * page_size
+    return query.request(offset, page_size if as_count else offset + page_size)
+
+
+# --- the narrow read: the info endpoint ----------------------------------------------------------
+
+#: Fields the list answer carries and `translate` reads that the info documentation's example leaves out.
+#: Inferred: the current info documentation lists the same invoice object as the list (with `created`),
+#: its older example a shorter one. A record without them would translate to another invoice than the list
+#: gives (no creation time, no paid amount), which change detection would report as an update: such a
+#: record is taken as not found, so that the caller reads the list instead.
+_LIST_FIELDS = ("created", "amount_paid")
+
+
+def info_requests(account: Account, ids: Sequence[str]) -> list[NarrowRequest]:
+    """One `merchant/info` request per `INFO_BATCH` ids, each id once; ids go in their `INV-` form, which
+    the documentation accepts beside the bare one."""
     api_key = guaranteed(account, "api_key", account.api_key)
-    start, end = list_window(today, account.lookback_days)
-    return ListPager(endpoint_url(account, LIST_PATH), api_key.value, start, end)
+    url = endpoint_url(account, INFO_PATH)
+    batches = [ids[start : start + INFO_BATCH] for start in range(0, len(ids), INFO_BATCH)]
+    headers = _headers(api_key.value)
+    return [
+        NarrowRequest(HttpRequest("POST", url, headers=headers, body=dumps({"uuids": batch})), tuple(batch))
+        for batch in batches
+    ]
+
+
+def read_info(response: HttpResponse) -> list[object]:
+    """The records of one info answer that carry what the list carries.
+
+    Undocumented: how the info endpoint answers an id it does not know. A record left out is not found; an
+    error envelope refuses the whole batch (`ProviderRejected`), and so does a 404, which cannot name one
+    invoice of a batch; either way the caller reads the list instead.
+    """
+    try:
+        body = _success(response, "info")
+    except ProviderNotFound as exc:
+        raise ProviderRejected(f"{NAME} answered 404 to an info request") from exc
+    return [record for record in body["result"] if _has_list_fields(record)]
+
+
+def _has_list_fields(record: object) -> bool:
+    # Each field read without parsing the record. A null one counts as missing too: wrongly missing costs a
+    # list read, never a wrong event.
+    return isinstance(record, RawRecord) and all(record.get(name) is not None for name in _LIST_FIELDS)
+
+
+def make_narrow_read(account: Account, invoice_ids: Sequence[str], session: str | None) -> NarrowRead:
+    ids = distinct(invoice_id(each) for each in invoice_ids)
+    return NarrowRead(ids, info_requests(account, ids), read_info, _uuid_of)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -282,6 +385,7 @@ PROVIDER = Provider(
     translate=translate,
     record_id=_uuid_of,
     verify_callback=verify_callback,
+    narrow_reader=make_narrow_read,
     account_keys={
         "api_key": AccountKey(secret, required=True),
         # Without the project's secret key postbacks cannot be verified, and are refused: polling still works.

@@ -6,13 +6,14 @@ provider is its module and a line in `contracts.registry`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from contracts.account_keys import AccountKey
 from contracts.accounts import Account
 from contracts.model import Invoice
+from contracts.narrow import NarrowRead
 from contracts.paging import Pager
 from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
 
@@ -40,3 +41,6 @@ class Provider:
     parse_login: Callable[[HttpResponse], str] | None = None
     #: A rule across keys, checked on the parsed account: what is wrong, in words, or None.
     account_rule: Callable[[Account], str | None] | None = None
+    #: (account, invoice ids in the `invoice_id` form, login session token or None) -> a read of just those
+    #: invoices from the same API as the list; None for a provider that has only its list (SMSOnline).
+    narrow_reader: Callable[[Account, Sequence[str], str | None], NarrowRead] | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,13 +19,15 @@ from contracts import standard_webhooks
 from contracts.account_keys import AccountKey, secret, text, whsec_secret
 from contracts.accounts import Account, endpoint_url, guaranteed
 from contracts.answers import raise_for_status, records_body
-from contracts.errors import CallbackUnauthorized, ProviderTransient
+from contracts.errors import CallbackUnauthorized, ProviderNotFound, ProviderTransient
 from contracts.fields import RecordReader, id_field
 from contracts.hints import hint_id
 from contracts.jsonio import loads_exact
 from contracts.model import Invoice, Status, map_status
+from contracts.narrow import NarrowRead, NarrowRequest, distinct
 from contracts.paging import Pager, SinglePage
 from contracts.provider import Provider
+from contracts.records import RawRecord
 from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
 
 NAME = "simplepay"
@@ -45,19 +47,26 @@ _X_SIGNATURE = "x-signature"
 _HINT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 #: Which field of `data` names the invoice, by the event type's family (`invoice.*`, `transaction.*`).
 _INVOICE_FIELD_BY_FAMILY: Mapping[str, str] = {"invoice": "id", "transaction": "invoice_id"}
+record_id = id_field("id")
+#: The documented form of an invoice id (`string · uuid`), any case.
+_INVOICE_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 # --- the list ------------------------------------------------------------------------------------
 
 
 def list_request(account: Account) -> HttpRequest:
-    api_key = guaranteed(account, "api_key", account.api_key)
     query = [("v", API_VERSION)]
     if account.app_id is not None:
         query.append(("app_id", account.app_id))
+    return _get(account, LIST_PATH, query)
+
+
+def _get(account: Account, path: str, query: list[tuple[str, str]]) -> HttpRequest:
+    api_key = guaranteed(account, "api_key", account.api_key)
     return HttpRequest(
         "GET",
-        f"{endpoint_url(account, LIST_PATH)}?{urlencode(query)}",
+        f"{endpoint_url(account, path)}?{urlencode(query)}",
         headers={"Authorization": f"Bearer {api_key.value}", "Accept": "application/json"},
     )
 
@@ -74,6 +83,43 @@ def make_pager(account: Account, today: date, session: str | None) -> Pager:
     # Neither official SDK pages or filters by date; whether the server can is unknown, so the whole
     # list is read in one request.
     return SinglePage(list_request(account), read_invoices)
+
+
+# --- the narrow read: one invoice's details ---------------------------------------------------------
+
+
+def invoice_request(account: Account, invoice_id: str) -> HttpRequest:
+    """`GET /invoice/{id}?v=2`; `invoice_id` must be a UUID (see `make_narrow_read`)."""
+    return _get(account, f"{LIST_PATH}/{invoice_id}", [("v", API_VERSION)])
+
+
+def read_invoice(response: HttpResponse) -> list[object]:
+    """The invoice of a details answer, as a list answer's record; none for the documented 404."""
+    try:
+        raise_for_status(response, NAME)
+    except ProviderNotFound:
+        return []
+    record = RawRecord(response.body)
+    try:
+        invoice = record.value()
+    except ValueError as exc:
+        raise ProviderTransient(f"{NAME} sent a body that is not JSON") from exc
+    if not isinstance(invoice, dict):
+        raise ProviderTransient(f"{NAME} sent invoice details that are not a JSON object")
+    return [record]
+
+
+def make_narrow_read(account: Account, invoice_ids: Sequence[str], session: str | None) -> NarrowRead:
+    ids = distinct(invoice_ids)
+    if account.app_id is not None:
+        # Undocumented: whether the details endpoint is limited to one app as the list is by `app_id`; its
+        # record does not name its app, so it could show an invoice this account's list never does. Such an
+        # account reads its list instead.
+        return NarrowRead(ids, [], read_invoice, record_id)
+    # An id that is not a UUID names no invoice (the path takes a UUID); it is not sent, which also keeps
+    # text such as `..` out of the path. The list then decides.
+    asks = [NarrowRequest(invoice_request(account, each), (each,)) for each in ids if _INVOICE_UUID.fullmatch(each)]
+    return NarrowRead(ids, asks, read_invoice, record_id)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -212,8 +258,9 @@ PROVIDER = Provider(
     name=NAME,
     make_pager=make_pager,
     translate=translate,
-    record_id=id_field("id"),
+    record_id=record_id,
     verify_callback=verify_callback,
+    narrow_reader=make_narrow_read,
     account_keys={
         "api_key": AccountKey(secret, required=True),
         # The list's optional filter: one app's invoices.
