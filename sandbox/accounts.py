@@ -22,6 +22,7 @@ from sandbox.state import Account, AccountConfig, Sandbox
 PROVIDERS: dict[str, Provider] = {p.name: p for p in (CryptoCloud(), SimplePay(), SmsOnline(), IspCrm())}
 NAME = re.compile(r"[a-z0-9_-]{1,64}")
 MAX_COUNT = 1_000_000
+MAX_LATENCY_MS = 60_000
 _NUMBERS = frozenset({"token_ttl"})
 _STRINGS = frozenset(f.name for f in fields(AccountConfig)) - _NUMBERS
 
@@ -46,10 +47,13 @@ def create_account(sb: Sandbox, spec: Mapping[str, Any]) -> Account:
         raise Problem(400, f"'provider' must be one of {sorted(PROVIDERS)}")
     count = _integer(settings, "count", 0)
     seed = _integer(settings, "seed", 0)
-    settings.pop("count", None)
-    settings.pop("seed", None)
+    latency_ms = _integer(settings, "latency_ms", 0)
+    for common in ("count", "seed", "latency_ms"):
+        settings.pop(common, None)
     if not 0 <= count <= MAX_COUNT:
         raise Problem(400, f"'count' must be between 0 and {MAX_COUNT}")
+    if not 0 <= latency_ms <= MAX_LATENCY_MS:
+        raise Problem(400, f"'latency_ms' must be between 0 and {MAX_LATENCY_MS}")
     # Refusing what the provider has no use for catches a misspelt key before a test puzzles over it.
     unknown = sorted(set(settings) - provider.settings)
     if unknown:
@@ -81,6 +85,7 @@ def create_account(sb: Sandbox, spec: Mapping[str, Any]) -> Account:
         seed=seed,
         rng=random.Random(f"{seed}/actions"),
         faults=Faults(random.Random(f"{seed}/faults")),
+        latency_ms=latency_ms,
     )
     account.book.load(generate(provider, account, count, seed, sb.now()))
     sb.accounts[name] = account

@@ -1,4 +1,4 @@
-"""Injected failures of provider list requests: what to break, how often, for how long."""
+"""Injected failures of provider read requests (list or narrow): what to break, how often, for how long."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ KINDS = (
     "huge_body",
 )
 MAX_DELAY = 120.0
+#: Which requests a fault applies to: the lists the relay polls, the narrow reads of named invoices
+#: (CryptoCloud info, SimplePay invoice details, ISP CRM `?id=`), or both.
+ENDPOINTS = ("list", "narrow", "any")
 
 
 @dataclass(slots=True)
@@ -31,10 +34,15 @@ class Fault:
     rate: float
     retry_after: int | None
     delay: float
+    endpoint: str = "list"
+
+    def applies_to(self, endpoint: str) -> bool:
+        return self.endpoint in (endpoint, "any")
 
     def as_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "endpoint": self.endpoint,
             "remaining": self.remaining,
             "rate": self.rate,
             "retry_after": self.retry_after,
@@ -52,7 +60,7 @@ def _number(spec: Mapping[str, Any], key: str) -> float | None:
 
 
 def parse_fault(spec: Mapping[str, Any]) -> Fault:
-    unknown = set(spec) - {"kind", "count", "rate", "retry_after", "delay"}
+    unknown = set(spec) - {"kind", "endpoint", "count", "rate", "retry_after", "delay"}
     if unknown:
         raise Problem(400, f"unknown fault keys: {sorted(unknown)}")
     kind = spec.get("kind")
@@ -60,6 +68,9 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
         kind = str(kind)  # {"kind": 429} is an easy slip; it means the same thing
     if kind not in KINDS:
         raise Problem(400, f"'kind' must be one of {list(KINDS)}")
+    endpoint = spec.get("endpoint", "list")
+    if endpoint not in ENDPOINTS:
+        raise Problem(400, f"'endpoint' must be one of {list(ENDPOINTS)}")
     count = _number(spec, "count")
     rate = _number(spec, "rate")
     retry_after = _number(spec, "retry_after")
@@ -82,6 +93,7 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
         rate=1.0 if rate is None else rate,
         retry_after=None if retry_after is None else int(retry_after),
         delay=delay or 0.0,
+        endpoint=endpoint,
     )
 
 
@@ -101,9 +113,12 @@ class Faults:
     def as_json(self) -> list[dict[str, Any]]:
         return [fault.as_json() for fault in self._armed]
 
-    def draw(self) -> Fault | None:
-        """The fault for this list request, if any; the first armed one that fires wins."""
+    def draw(self, endpoint: str) -> Fault | None:
+        """The fault for this request to a `list` or `narrow` endpoint, if any; the first armed one that
+        applies to it and fires wins."""
         for fault in self._armed:
+            if not fault.applies_to(endpoint):
+                continue
             if fault.rate < 1 and self.rng.random() >= fault.rate:
                 continue
             if fault.remaining is not None:

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from sandbox import jsonio
 from sandbox.errors import Problem
 from sandbox.generate import Weighted, naive_utc, stable_int
-from sandbox.provider import CENT, Provider, bearer, counted
+from sandbox.provider import CENT, Provider, arrived, bearer
 from sandbox.state import Account, AccountConfig, Record, Sandbox
 
 DUE_AFTER = timedelta(days=14)
@@ -49,6 +49,10 @@ def _iso(moment: datetime) -> str:
 
 def _unauthorized() -> Response:
     return jsonio.respond({"success": False, "message": "Unauthorized"}, 401)
+
+
+def _not_found() -> Response:
+    return jsonio.respond({"success": False, "message": "Subscriber not found"}, 404)
 
 
 class IspCrm(Provider):
@@ -110,18 +114,18 @@ class IspCrm(Provider):
         message = "Too Many Attempts." if status == 429 else "Server Error"
         return jsonio.respond({"success": False, "message": message}, status, headers)
 
-    def _account(self, sb: Sandbox, request: Request) -> Account | None:
+    async def _account(self, sb: Sandbox, request: Request) -> Account | None:
         token = bearer(request)
         if token is None:
             return None
         for account in sb.of_provider(self.name):
             if account.config.token and account.config.token == token:
-                return counted(account)
+                return await arrived(account)
         session = sb.sessions.get(token)
         if session is None or session[1] <= sb.now().timestamp():
             return None
         owner = sb.accounts.get(session[0])
-        return counted(owner) if owner is not None else None
+        return await arrived(owner) if owner is not None else None
 
     def _login(self, sb: Sandbox, account: Account) -> dict[str, Any]:
         now = sb.now().timestamp()
@@ -160,23 +164,24 @@ class IspCrm(Provider):
                 return jsonio.respond({"message": "The username and password fields are required."}, 422)
             for account in sb.of_provider(self.name):
                 if account.config.username == username:
-                    counted(account)
+                    await arrived(account)
                     if secrets.compare_digest(account.config.password or "", password):
                         return jsonio.respond(self._login(sb, account))
             return jsonio.respond({"message": "Invalid credentials"}, 401)
 
         async def invoices(request: Request) -> Response:
-            account = self._account(sb, request)
+            account = await self._account(sb, request)
             if account is None:
                 return _unauthorized()
             wanted = request.query_params.get("id")
             if wanted is None:
                 return await self.page(account, account.book.newest_first(), self._envelope)
+            # `id` is the invoice's id (an integer); the documented 404 covers an unknown invoice too.
             wanted = wanted.strip()
-            invoice = account.book.get(str(int(wanted))) if wanted.isdigit() else None
+            invoice = account.book.get(str(int(wanted))) if wanted.isascii() and wanted.isdigit() else None
             if invoice is None:
-                return jsonio.respond({"success": False, "message": "Subscriber not found"}, 404)
-            return await self.page(account, [invoice], self._envelope)
+                return await self.narrow(account, _not_found(), self._envelope)
+            return await self.narrow(account, [invoice], self._envelope)
 
         return [
             Route("/api/v1/subscriber/Login", login, methods=["POST"]),

@@ -225,12 +225,29 @@ class Provider(ABC):
         send_in_background(sb, account, out)
 
     async def page(self, account: Account, invoices: Sequence[Invoice], wrap: Callable[[bytes], bytes]) -> Response:
-        """Answer a list request: `wrap` turns the comma-joined records into the provider's envelope.
-
-        Armed faults apply here, and only here: list requests are what the relay polls.
-        """
+        """Answer a list request: `wrap` turns the comma-joined records into the provider's envelope."""
         account.stats.list_requests += 1
-        fault = account.faults.draw()
+        return await self._read_answer(account, "list", invoices, wrap)
+
+    async def narrow(
+        self, account: Account, found: Sequence[Invoice] | Response, wrap: Callable[[bytes], bytes] | None
+    ) -> Response:
+        """Answer a narrow request, for named invoices: `found` are the ones it selects, or the provider's own
+        refusal of it (a 404 for an unknown invoice, a 400 for a bad request). `wrap` as for `page`; None
+        when the answer is the one invoice's record alone (SimplePay's details)."""
+        account.stats.narrow_requests += 1
+        return await self._read_answer(account, "narrow", found, wrap)
+
+    async def _read_answer(
+        self,
+        account: Account,
+        endpoint: str,
+        found: Sequence[Invoice] | Response,
+        wrap: Callable[[bytes], bytes] | None,
+    ) -> Response:
+        # Armed faults apply to read requests only, list or narrow as each fault says: reads are what the
+        # relay makes. A fault comes before the provider's own refusal, as a broken server's would.
+        fault = account.faults.draw(endpoint)
         if fault is not None:
             account.stats.faults_injected += 1
             if fault.kind == "slow":
@@ -247,15 +264,16 @@ class Provider(ABC):
             elif fault.kind == "huge_body":
                 headers = {"content-length": str(HUGE_BODY_BYTES)}
                 return StreamingResponse(streamed(HUGE_BODY_BYTES), headers=headers, media_type="application/json")
-        items = [invoice.json() for invoice in invoices]
+        if isinstance(found, Response):
+            return found
+        items = [invoice.json() for invoice in found]
         if fault is not None and fault.kind == "malformed_record" and items:
             at = account.faults.rng.randrange(len(items))
-            items[at] = jsonio.dumps(self.broken(invoices[at].record, account.faults.rng))
-        if fault is not None and fault.kind == "duplicate_records":
-            items = [
-                copy for invoice in invoices for copy in (jsonio.dumps(self.stale(invoice.record)), invoice.json())
-            ]
-        body = wrap(b",".join(items))
+            items[at] = jsonio.dumps(self.broken(found[at].record, account.faults.rng))
+        if fault is not None and fault.kind == "duplicate_records" and wrap is not None:
+            # A record alone has no list to repeat it in: there the fault changes nothing.
+            items = [copy for invoice in found for copy in (jsonio.dumps(self.stale(invoice.record)), invoice.json())]
+        body = b",".join(items) if wrap is None else wrap(b",".join(items))
         if fault is not None and fault.kind == "malformed_json":
             body = truncate(body)
         return jsonio.respond_raw(body)
@@ -290,6 +308,10 @@ def bearer(request: Request, scheme: str = "Bearer") -> str | None:
     return credential.strip()
 
 
-def counted(account: Account) -> Account:
+async def arrived(account: Account) -> Account:
+    """A provider API request of `account`: counted, and held for the account's `latency_ms` (the round
+    trip of a real provider) before it is answered."""
     account.stats.requests += 1
+    if account.latency_ms:
+        await asyncio.sleep(account.latency_ms / 1000)
     return account

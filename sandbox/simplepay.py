@@ -24,7 +24,7 @@ from sandbox import jsonio
 from sandbox.callbacks import Outgoing
 from sandbox.errors import Problem
 from sandbox.generate import Weighted, naive_utc, rng_uuid, stable_uuid
-from sandbox.provider import CENT, Provider, bearer, counted, to_decimal
+from sandbox.provider import CENT, Provider, arrived, bearer, to_decimal
 from sandbox.state import Account, AccountConfig, Invoice, Record, Sandbox
 
 STATUSES = ("active", "closed", "success", "canceled")
@@ -234,16 +234,16 @@ class SimplePay(Provider):
     def failure(self, status: int, headers: Mapping[str, str]) -> Response:
         return Response(status_code=status, headers=dict(headers))
 
-    def _account(self, sb: Sandbox, request: Request) -> Account | None:
+    async def _account(self, sb: Sandbox, request: Request) -> Account | None:
         key = bearer(request)
         for account in sb.of_provider(self.name):
             if key is not None and account.config.api_key == key:
-                return counted(account)
+                return await arrived(account)
         return None
 
     def routes(self, sb: Sandbox) -> list[BaseRoute]:
-        def gate(request: Request) -> Account | Response:
-            account = self._account(sb, request)
+        async def gate(request: Request) -> Account | Response:
+            account = await self._account(sb, request)
             if account is None:
                 return self.unauthorized()
             if request.query_params.get("v") != "2":
@@ -251,7 +251,7 @@ class SimplePay(Provider):
             return account
 
         async def invoice_list(request: Request) -> Response:
-            account = gate(request)
+            account = await gate(request)
             if isinstance(account, Response):
                 return account
             query = request.query_params
@@ -282,14 +282,14 @@ class SimplePay(Provider):
             return Response(status_code=404) if invoice is None else invoice
 
         async def invoice_get(request: Request) -> Response:
-            account = gate(request)
+            account = await gate(request)
             if isinstance(account, Response):
                 return account
             invoice = find(request, account)
-            return invoice if isinstance(invoice, Response) else jsonio.respond_raw(invoice.json())
+            return await self.narrow(account, invoice if isinstance(invoice, Response) else [invoice], None)
 
         async def invoice_cancel(request: Request) -> Response:
-            account = gate(request)
+            account = await gate(request)
             if isinstance(account, Response):
                 return account
             invoice = find(request, account)

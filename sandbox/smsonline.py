@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 from sandbox import jsonio
 from sandbox.errors import Problem
 from sandbox.generate import Weighted, rng_uuid
-from sandbox.provider import Provider, counted, to_decimal
+from sandbox.provider import Provider, arrived, to_decimal
 from sandbox.state import Account, AccountConfig, Record, Sandbox
 
 # Cryptomus' invoice lifetime; the seed's example expires an hour after creation.
@@ -123,7 +123,7 @@ class SmsOnline(Provider):
             account = next((a for a in owners if a.config.user_id == user), None)
             if account is None:
                 return jsonio.respond({"ok": False, "error": "User not found"}, 404)
-            counted(account)
+            await arrived(account)
             invoices = account.book.newest_first()
             return await self.page(account, invoices, lambda items: b'{"ok":true,"body":[' + items + b"]}")
 

@@ -198,6 +198,7 @@ class AccountConfig:
 class Stats:
     requests: int = 0  # every provider API request attributed to this account
     list_requests: int = 0
+    narrow_requests: int = 0  # CryptoCloud info, SimplePay invoice details, ISP CRM `?id=`
     logins: int = 0
     faults_injected: int = 0
     callbacks_sent: int = 0  # the receiver answered (any status)
@@ -217,6 +218,7 @@ class Account:
     book: InvoiceBook = field(default_factory=InvoiceBook)
     stats: Stats = field(default_factory=Stats)
     serial: int = 0  # the last sequential number handed out (ISP CRM invoice ids)
+    latency_ms: int = 0  # added to every provider API request of this account, as a real round trip
 
     def next_serial(self) -> int:
         self.serial += 1
@@ -228,6 +230,7 @@ class Account:
             "name": self.name,
             "provider": self.provider.name,
             "seed": self.seed,
+            "latency_ms": self.latency_ms,
             "invoices": len(self.book),
             **settings,
             **self.provider.describe(self),
