@@ -1,7 +1,7 @@
-"""Ingest: signed CryptoCloud postbacks to one web process, beside a bare Starlette endpoint served by the
-same uvicorn settings (the ceiling). Throughput with wrk when installed (else the bundled generator, closed
-loop, 32 connections); latency at a fixed 2,000 requests/s with the bundled open-loop generator. Runs
-alternate relay and ceiling, and the medians are reported.
+"""Ingest: signed CryptoCloud postbacks to one web process started as the Procfile's `web` line starts it,
+beside a bare Starlette endpoint served by plain uvicorn (httptools: the ceiling). Throughput with wrk when
+installed (else the bundled generator, closed loop, 32 connections); latency at a fixed 2,000 requests/s
+with the bundled open-loop generator. Runs alternate relay and ceiling, and the medians are reported.
 
 `python -m bench.ingest [--quick]`
 """
@@ -21,6 +21,7 @@ import jwt
 
 from bench.common import accounts_file, median
 from tests.support.procs import Proc, Valkey, free_port
+from tests.support.relay import web_command
 
 SECRET = "bench-cryptocloud-secret-key-0123456789abcdef"
 ACCOUNTS = f"""
@@ -31,7 +32,8 @@ secret_key = "{SECRET}"
 base_url = "http://127.0.0.1:9"
 poll_interval = 0
 """
-UVICORN = ["--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
+#: uvicorn without its access log and below warnings, for the relay's web and the ceiling alike.
+QUIET = ["--no-access-log", "--log-level", "warning"]
 
 
 def postback() -> bytes:
@@ -39,10 +41,16 @@ def postback() -> bytes:
     return json.dumps({"status": "success", "invoice_id": "BENCH001", "token": token}).encode()
 
 
-def serve(app: list[str], env: dict[str, str]) -> tuple[Proc, str]:
+def serve(relay: bool, env: dict[str, str]) -> tuple[Proc, str]:
+    """The relay's web as deployed, or (`relay` False) the bare endpoint under plain uvicorn."""
     port = free_port()
-    proc = Proc([sys.executable, "-m", "uvicorn", *app, "--port", str(port), *UVICORN], env=env, name="server")
-    proc.start().wait_http(f"http://127.0.0.1:{port}/healthz" if "--factory" in app else f"http://127.0.0.1:{port}/")
+    if relay:
+        proc = Proc(web_command(port, *QUIET), env=env, name="web")
+        proc.start().wait_http(f"http://127.0.0.1:{port}/healthz")
+    else:
+        argv = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1", "--port", str(port)]
+        proc = Proc([*argv, *QUIET], env=env, name="ceiling")
+        proc.start().wait_http(f"http://127.0.0.1:{port}/")
     return proc, f"http://127.0.0.1:{port}/webhooks/shop"
 
 
@@ -84,8 +92,8 @@ def run(quick: bool = False) -> dict[str, object]:
             "RELAY_LOG_LEVEL": "WARNING",
         }
         for _ in range(rounds):
-            for name, app in (("", ["service.web.app:create_app", "--factory"]), ("ceiling_", ["bench.bare_app:app"])):
-                proc, url = serve(app, env)
+            for name, relay in (("", True), ("ceiling_", False)):
+                proc, url = serve(relay, env)
                 try:
                     if generator == "wrk":
                         rps = wrk(url, body_file, duration)

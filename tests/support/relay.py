@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -11,10 +12,21 @@ from typing import Any
 
 import httpx
 
-from tests.support.procs import Proc, free_port, python_module
+from tests.support.procs import ROOT, Proc, free_port, python_module
 from tests.support.waiting import wait_until
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+def web_command(port: int, *options: str) -> list[str]:
+    """The Procfile's `web` line as this Python runs it, on 127.0.0.1:`port`, with `options` appended (a
+    repeated uvicorn option takes its last value): tests and benchmarks serve the web as it is deployed."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    argv = shlex.split(line.removeprefix("web:"))
+    assert argv[0] == "uvicorn", line
+    argv[argv.index("--host") + 1] = "127.0.0.1"
+    argv[argv.index("--port") + 1] = str(port)
+    return [sys.executable, "-m", *argv, *options]
 
 
 @contextmanager
@@ -88,10 +100,9 @@ class Relay:
         self.workers: list[Proc] = []
         self.http = httpx.Client(base_url=self.url, timeout=30, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
 
-    def start_web(self) -> Proc:
-        argv = [sys.executable, "-m", "uvicorn", "service.web.app:create_app", "--factory"]
-        argv += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
-        self.web = Proc(argv, env=self.env, name="web").start()
+    def start_web(self, *options: str) -> Proc:
+        """The web process as the Procfile starts it, with extra uvicorn `options`."""
+        self.web = Proc(web_command(self.port, *options), env=self.env, name="web").start()
         self.web.wait_http(f"{self.url}/healthz")
         return self.web
 
