@@ -29,8 +29,9 @@ def credentials(provider: str, name: str) -> dict[str, str]:
     return {"username": f"isp-user-{name}", "password": f"isp-password-{name}-0123"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
+    """One provider sandbox for every end-to-end module: each test's accounts have names of their own."""
     with sandbox_process() as running:
         yield running
 
