@@ -70,9 +70,12 @@ def start(*args: str) -> tuple[Proc, str]:
     return proc, base
 
 
-@pytest.fixture
-def served(accounts_file: Path) -> Iterator[str]:
-    proc, base = start("--accounts", str(accounts_file))
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One sandbox process for the tests that only read from it."""
+    path = tmp_path_factory.mktemp("served") / "accounts.toml"
+    path.write_text(ACCOUNTS)
+    proc, base = start("--accounts", str(path))
     with proc:
         yield base
 
