@@ -16,7 +16,6 @@ import json
 import math
 import select
 import socket
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -34,7 +33,7 @@ from service.state.keys import SYNC_DUE
 from service.web import webhooks
 from tests.service.conftest import ADMIN, CC_SECRET, NUDGE, SP_API_KEY, SP_WHSEC
 from tests.support.procs import Proc
-from tests.support.relay import Relay
+from tests.support.relay import Relay, web_command
 
 pytestmark = pytest.mark.fault
 
@@ -707,7 +706,7 @@ async def test_a_trickling_body_is_408_while_others_are_answered(
 
 #: The body timeout in the web process below: the relay's 10 s, shortened in that process so the test takes seconds.
 PROCESS_BODY_TIMEOUT_S = 4.0
-#: uvicorn's command line, as the Procfile runs it, in a process that first shortens the body timeout.
+#: uvicorn run with the Procfile's options, in a process that first shortens the body timeout.
 SHORT_TIMEOUT_UVICORN = (
     f"from service.web import webhooks; webhooks.BODY_TIMEOUT_S = {PROCESS_BODY_TIMEOUT_S}; "
     "from uvicorn.main import main; main()"
@@ -761,8 +760,9 @@ def test_a_slow_body_on_a_real_server_is_408_without_head_of_line_blocking(redis
     request whose body trickles in, while every other client is served meanwhile."""
     relay = Relay(redis_url, PROCESS_ACCOUNTS)
     try:
-        argv = [sys.executable, "-c", SHORT_TIMEOUT_UVICORN, "service.web.app:create_app", "--factory"]
-        argv += ["--host", "127.0.0.1", "--port", str(relay.port), "--no-access-log"]
+        argv = web_command(relay.port)
+        assert argv[1:3] == ["-m", "uvicorn"], argv
+        argv[1:3] = ["-c", SHORT_TIMEOUT_UVICORN]
         relay.web = Proc(argv, env=relay.env, name="web").start()
         relay.web.wait_http(f"{relay.url}/healthz")
         sock = socket.create_connection(("127.0.0.1", relay.port), timeout=5)
