@@ -44,7 +44,11 @@ async def subscribe(url: str, count: int) -> None:
     for n in range(count):
         await store.save(
             new_subscription(
-                url=f"https://subscriber-{n}.example/hook", event_types=("*",), accounts=("*",), description=None, now=now
+                url=f"https://subscriber-{n}.example/hook",
+                event_types=("*",),
+                accounts=("*",),
+                description=None,
+                now=now,
             )
         )
     await redis.aclose()

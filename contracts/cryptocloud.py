@@ -329,11 +329,12 @@ def verify_callback(account: Account, request: CallbackRequest, now: datetime) -
     if not isinstance(token, str) or not token:
         raise CallbackUnauthorized("postback without a token")
     claims = verify_hs256(token, account.secret_key.encoded(), now=now)
-    # The unsigned `invoice_id` is good enough for a hint: it only makes the relay re-read the list.
+    # The unsigned `invoice_id` is good enough for a hint: it only makes the relay read that invoice back.
     # The token's `id` claim is seen in the wild but undocumented; it is read as the invoice id, with or
     # without the prefix. Were it something else, the hint would name a wrong invoice, which costs nothing.
     # (An `x-cryptocloud-signature` header some third-party SDKs describe is not in the docs: ignored.)
-    return CallbackHint(invoice_id=_hint_id(fields.get("invoice_id")) or _hint_id(claims.get("id")))
+    named = _hint_id(fields.get("invoice_id")) or _hint_id(claims.get("id"))
+    return CallbackHint(invoice_ids=() if named is None else (named,))
 
 
 def callback_fields(request: CallbackRequest) -> Mapping[str, object]:

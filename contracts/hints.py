@@ -2,7 +2,7 @@
 
 Callback bodies are often unsigned (or signed only in part), so an id in one is taken only when it looks
 like an id: anything else is left out of the hint rather than refused, since a hint only makes the relay
-read the provider's list sooner, and nothing odd then reaches the queue or the logs.
+read that invoice back from the provider, and nothing odd then reaches the queue or the logs.
 """
 
 from __future__ import annotations

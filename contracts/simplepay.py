@@ -240,8 +240,10 @@ def verify_callback(account: Account, request: CallbackRequest, now: datetime) -
         message = None
     if not isinstance(message, dict):
         return CallbackHint(delivery_id=delivery_id)
+    named = _named_invoice(message)
     return CallbackHint(
-        invoice_id=_named_invoice(message), delivery_id=delivery_id or hint_id(message.get("id"), _HINT_ID)
+        invoice_ids=() if named is None else (named,),
+        delivery_id=delivery_id or hint_id(message.get("id"), _HINT_ID),
     )
 
 

@@ -42,7 +42,8 @@ class CallbackRequest:
 class CallbackHint:
     """An accepted callback: only ever a hint to look now, never invoice state."""
 
-    #: The invoice the callback names, in the relay's `invoice_id` form, when it names one.
-    invoice_id: str | None = None
+    #: The invoices the callback names, in the relay's `invoice_id` form: read just those. None named: read the
+    #: whole account.
+    invoice_ids: tuple[str, ...] = ()
     #: The provider's own id for this notification, when it sends one (for replay detection).
     delivery_id: str | None = None

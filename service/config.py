@@ -33,6 +33,9 @@ class Settings:
     sync_lease: float = 30.0
     #: Seconds one provider request may take before it counts as a (retryable) timeout.
     provider_timeout: float = 30.0
+    #: Requests to one provider in flight at once within one sync (narrow reads; a full read's pages where the
+    #: provider allows it). More is faster against a slow provider, and heavier on it.
+    provider_concurrency: int = 4
     #: The largest provider answer read, in bytes; a longer one fails the sync instead of filling memory. The
     #: largest documented page (100 CryptoCloud invoices, a SimplePay or SMSOnline list in one answer) is far
     #: below it.
@@ -81,6 +84,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sync_lease=_positive_float(env, "RELAY_SYNC_LEASE", DEFAULTS.sync_lease),
         provider_timeout=_positive_float(env, "RELAY_PROVIDER_TIMEOUT", DEFAULTS.provider_timeout),
         provider_max_body=_byte_size(env, "RELAY_PROVIDER_MAX_BODY") or DEFAULTS.provider_max_body,
+        provider_concurrency=_bounded_int(env, "RELAY_PROVIDER_CONCURRENCY", DEFAULTS.provider_concurrency, 1, 64),
         delivery_concurrency=_bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", DEFAULTS.delivery_concurrency, 1, 1024),
         worker_metrics_port=_port(env, "RELAY_WORKER_METRICS_PORT") or DEFAULTS.worker_metrics_port,
         worker_metrics_host=env.get("RELAY_WORKER_METRICS_HOST") or DEFAULTS.worker_metrics_host,

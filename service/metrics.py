@@ -18,6 +18,9 @@ SYNC_SECONDS = Histogram(
     ["provider"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+PROVIDER_REQUESTS = Counter(
+    "relay_provider_requests", "Requests sent to providers, by the kind of read (full, narrow)", ["account", "read"]
+)
 INVOICES_READ = Counter("relay_invoices_read", "Provider records read by syncs", ["account"])
 RECORDS_SKIPPED = Counter("relay_records_skipped", "Malformed provider records skipped", ["account"])
 RECORDS_DUPLICATED = Counter(

@@ -51,6 +51,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         sessions=Sessions(provider_http),
         sources=SourceCache(),
         lease_ms=lease_ms,
+        concurrency=settings.provider_concurrency,
     )
     upkeep = Upkeep(stores, settings.accounts)
     await upkeep.check_once()

@@ -29,6 +29,8 @@ class SyncReport:
     events: int = 0
     #: True when the whole listing was read: only then is an initial baseline complete.
     complete: bool = False
+    #: The kind of read: "full" (the provider's list) or "narrow" (just the invoices callbacks named).
+    read: str = "full"
 
 
 class AccountStates:
@@ -48,6 +50,7 @@ class AccountStates:
             "last_records": report.records,
             "last_skipped": report.skipped,
             "last_events": report.events,
+            "last_read": report.read,
         }
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
@@ -82,6 +85,7 @@ class AccountStates:
                     "invoices": int(replies[2 * index + 1]),
                     "skipped_records": int(state.get("skipped_total", 0)),
                     "poll_interval": account.poll_interval,
+                    "last_read": state.get("last_read") or None,
                 }
             )
         return rows

@@ -38,8 +38,14 @@ def snapshot_stamp(account: str) -> str:
     return f"{PREFIX}snap-stamp:{account}"
 
 
+def sync_hints(account: str) -> str:
+    """HASH invoice id -> unix ms of the latest callback naming it: invoices to read back at the next sync."""
+    return f"{PREFIX}hints:{account}"
+
+
 def account_state(account: str) -> str:
-    """HASH of the account's sync state: last_sync_at, last_sync_status, last_error, baseline_done, ..."""
+    """HASH of the account's sync state: last_sync_at, last_sync_status, last_error, baseline_done, and what
+    `service.state.sync_work` keeps (full_requested_ms, last_full_ms, last_narrow_ms)."""
     return f"{PREFIX}account:{account}"
 
 

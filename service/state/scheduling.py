@@ -15,14 +15,15 @@ Why not one arq job per trigger: `enqueue_job` costs about six round trips, and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from service.state.keys import SYNC_DUE, SYNC_WAKE, seen_callback, sync_lock
+from service.state.keys import SYNC_DUE, SYNC_WAKE, account_state, seen_callback, sync_hints, sync_lock
 from service.state.redis_types import text
 
 # KEYS: due set, then the lock of each candidate account. ARGV: now_ms, lease_ms, claim limit, token prefix,
@@ -80,26 +81,68 @@ end
 return 0
 """
 
-# KEYS: due set. ARGV: wake channel, then pairs (due ms, account). Each due time is lowered, never raised
-# (a burst of triggers stays one entry; a scheduled poll is pulled forward), and dispatchers are told.
-_REQUEST = """
-for i = 2, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], 'LT', ARGV[i], ARGV[i + 1])
+# What a request records beside the due time (used by `_REQUEST` and `_REQUEST_ONCE`): with invoices
+# named, each as a hint; with none, a request for a full read. Either holds the request's stamp (its time
+# and a nonce), so that a read taking it can tell a request that came after it (see
+# `service.state.sync_work`).
+_RECORD_REQUEST = """
+local function record_request(due, hints, state, account, at, stamp, first, count)
+  redis.call('ZADD', due, 'LT', at, account)
+  if count == 0 then
+    redis.call('HSET', state, 'full_requested', stamp)
+  else
+    for j = first, first + count - 1 do redis.call('HSET', hints, ARGV[j], stamp) end
+  end
+end
+"""
+
+# KEYS: due set, then (hints, account state) of each account in ARGV order. ARGV: wake channel, then per
+# account: due ms, account, stamp, number of invoices named, the invoice ids. Each due time is lowered, never
+# raised (a burst of triggers stays one entry; a scheduled poll is pulled forward), and dispatchers are told.
+_REQUEST = (
+    _RECORD_REQUEST
+    + """
+local i, k = 2, 2
+while i <= #ARGV do
+  local count = tonumber(ARGV[i + 3])
+  record_request(KEYS[1], KEYS[k], KEYS[k + 1], ARGV[i + 1], ARGV[i], ARGV[i + 2], i + 4, count)
+  i = i + 4 + count
+  k = k + 2
 end
 redis.call('PUBLISH', ARGV[1], '')
 return 1
 """
+)
 
-# KEYS: due set, seen marker. ARGV: account, now_ms, marker ttl, wake channel. The trigger and the marker
-# land together: a retry of a callback whose trigger failed is not mistaken for a replay.
-_REQUEST_ONCE = """
+# KEYS: due set, seen marker, hints, account state. ARGV: account, now_ms, marker ttl, wake channel, stamp,
+# then the invoice ids named. The request and the marker land together: a retry of a callback whose request
+# failed is not mistaken for a replay.
+_REQUEST_ONCE = (
+    _RECORD_REQUEST
+    + """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
-  redis.call('ZADD', KEYS[1], 'LT', ARGV[2], ARGV[1])
+  record_request(KEYS[1], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[5], 6, #ARGV - 5)
   redis.call('PUBLISH', ARGV[4], ARGV[1])
   return 1
 end
 return 0
 """
+)
+
+
+def _nonce() -> str:
+    """Unique enough to tell two requests of one millisecond apart (the stamp's other half)."""
+    return secrets.token_hex(4)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """A request to sync `account` from `at_ms` on: of the invoices named, or of the whole account."""
+
+    account: str
+    at_ms: int
+    invoice_ids: tuple[str, ...] = ()
+
 
 #: Due accounts looked at per claim: accounts whose sync is running may be due again already (a trigger
 #: arrived during the sync), and they must not hide the accounts behind them.
@@ -130,27 +173,27 @@ class SyncSchedule:
         self._release = redis.register_script(_RELEASE)
         self._request_once = redis.register_script(_REQUEST_ONCE)
 
-    async def request(self, account: str, now_ms: int) -> None:
-        """Ask for a sync now: one write, durable once Redis acknowledges it."""
-        await self.request_many([account], now_ms)
+    async def request(self, requests: Sequence[SyncRequest]) -> None:
+        """Record the requests and wake the dispatchers: one command, durable once Redis acknowledges it."""
+        if not requests:
+            return
+        keys = [SYNC_DUE]
+        args: list[str | int] = [SYNC_WAKE]
+        nonce = _nonce()
+        for request in requests:
+            keys += [sync_hints(request.account), account_state(request.account)]
+            stamp = f"{request.at_ms}:{nonce}"
+            args += [request.at_ms, request.account, stamp, len(request.invoice_ids), *request.invoice_ids]
+        await self._request(keys=keys, args=args)
 
-    async def request_once(self, account: str, now_ms: int, notification_id: str, ttl_s: int) -> bool:
-        """Ask for a sync unless the provider's notification `notification_id` for this account was seen within
-        `ttl_s`; False for a repeat (nothing queued)."""
-        seen = seen_callback(account, notification_id)
-        return bool(await self._request_once(keys=[SYNC_DUE, seen], args=[account, now_ms, ttl_s, SYNC_WAKE]))
-
-    async def request_many(self, accounts: Iterable[str], now_ms: int) -> None:
-        await self.request_at(dict.fromkeys(accounts, now_ms))
-
-    async def request_at(self, due_ms: Mapping[str, int]) -> None:
-        """Ask for syncs at these times (each account's due time lowered, never raised), and wake the
-        dispatchers: one command."""
-        if due_ms:
-            args: list[str | int] = [SYNC_WAKE]
-            for account, at_ms in due_ms.items():
-                args += [at_ms, account]
-            await self._request(keys=[SYNC_DUE], args=args)
+    async def request_once(self, request: SyncRequest, notification_id: str, ttl_s: int) -> bool:
+        """Record the request unless the provider's notification `notification_id` for this account was seen
+        within `ttl_s`; False for a repeat (nothing recorded)."""
+        account = request.account
+        keys = [SYNC_DUE, seen_callback(account, notification_id), sync_hints(account), account_state(account)]
+        args: list[str | int] = [account, request.at_ms, ttl_s, SYNC_WAKE, f"{request.at_ms}:{_nonce()}"]
+        args += request.invoice_ids
+        return bool(await self._request_once(keys=keys, args=args))
 
     async def schedule_missing(self, accounts: Sequence[str], at_ms: int) -> int:
         """Put each account on the schedule unless it is already there; how many were missing."""

@@ -12,6 +12,7 @@ from service.state.eventlog import EventLog, FanoutFeed
 from service.state.marker import StateMarker
 from service.state.scheduling import SyncSchedule
 from service.state.subscriptions import SubscriptionStore
+from service.state.sync_work import SyncWorkStore
 from service.state.trigger_batch import TriggerBatcher
 
 
@@ -20,6 +21,7 @@ class Stores:
     redis: Redis
     schedule: SyncSchedule
     triggers: TriggerBatcher
+    work: SyncWorkStore
     eventlog: EventLog
     fanout_feed: FanoutFeed
     states: AccountStates
@@ -34,6 +36,7 @@ class Stores:
             redis=redis,
             schedule=schedule,
             triggers=TriggerBatcher(schedule),
+            work=SyncWorkStore(redis),
             eventlog=EventLog(redis),
             fanout_feed=FanoutFeed(redis),
             states=AccountStates(redis),

@@ -7,21 +7,35 @@ script: the due times and the notice that wakes idle dispatchers).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from service.state.coalesce import Coalescer
-from service.state.scheduling import SyncSchedule
+from service.state.scheduling import SyncRequest, SyncSchedule
 
 
 class TriggerBatcher:
     def __init__(self, schedule: SyncSchedule) -> None:
         self._schedule = schedule
-        self._coalescer: Coalescer[tuple[str, int]] = Coalescer(self._write)
+        self._coalescer: Coalescer[SyncRequest] = Coalescer(self._write)
 
-    async def request(self, account: str, now_ms: int) -> None:
+    async def request(self, request: SyncRequest) -> None:
         """Return once a write covering this request is acknowledged."""
-        await self._coalescer.submit((account, now_ms))
+        await self._coalescer.submit(request)
 
-    async def _write(self, items: list[tuple[str, int]]) -> None:
-        earliest: dict[str, int] = {}
-        for account, at in items:
-            earliest[account] = min(at, earliest.get(account, at))
-        await self._schedule.request_at(earliest)
+    async def _write(self, requests: list[SyncRequest]) -> None:
+        await self._schedule.request(merged(requests))
+
+
+def merged(requests: Sequence[SyncRequest]) -> list[SyncRequest]:
+    """Per account, one request for the invoices named (at the earliest time) and one for a full read if any
+    asked for it."""
+    earliest: dict[tuple[str, bool], int] = {}
+    named: dict[str, dict[str, None]] = {}
+    for request in requests:
+        key = (request.account, bool(request.invoice_ids))
+        earliest[key] = min(request.at_ms, earliest.get(key, request.at_ms))
+        named.setdefault(request.account, {}).update(dict.fromkeys(request.invoice_ids))
+    return [
+        SyncRequest(account, at_ms, tuple(named[account]) if hinted else ())
+        for (account, hinted), at_ms in earliest.items()
+    ]

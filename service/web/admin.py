@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service.state.eventlog import LoggedEvent
+from service.state.scheduling import SyncRequest
 from service.web.deps import WebDeps
 from service.web.responses import JSON, error, raw_json
 
@@ -46,7 +47,7 @@ async def trigger_account(request: Request) -> Response:
     name = request.path_params["account"]
     if name not in deps.settings.accounts:
         return error(404, "unknown_account")
-    await deps.stores.schedule.request(name, int(time.time() * 1000))
+    await deps.stores.schedule.request([SyncRequest(name, int(time.time() * 1000))])
     return JSON({"status": "accepted", "accounts": [name]}, status_code=202)
 
 
@@ -54,7 +55,8 @@ async def trigger_account(request: Request) -> Response:
 async def trigger_all(request: Request) -> Response:
     deps = _deps(request)
     names = sorted(deps.settings.accounts)
-    await deps.stores.schedule.request_many(names, int(time.time() * 1000))
+    now_ms = int(time.time() * 1000)
+    await deps.stores.schedule.request([SyncRequest(name, now_ms) for name in names])
     return JSON({"status": "accepted", "accounts": names}, status_code=202)
 
 

@@ -273,6 +273,11 @@ def _schemas() -> dict[str, Schema]:
                     "description": "Malformed provider records skipped, in total.",
                 },
                 "poll_interval": {"type": "integer", "minimum": 0, "description": "Seconds; 0 = no scheduled syncs."},
+                "last_read": {
+                    "enum": ["full", "narrow", None],
+                    "description": "The last finished sync's read: the provider's list (full), or just the invoices "
+                    "callbacks named (narrow); null before the first.",
+                },
             }
         ),
         "AccountList": obj({"accounts": {"type": "array", "items": ref("Account")}}),

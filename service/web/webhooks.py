@@ -21,8 +21,9 @@ from starlette.types import Message, Receive, Scope, Send
 from contracts.errors import CallbackError
 from contracts.registry import provider_for
 from contracts.standard_webhooks import TOLERANCE_SECONDS
-from contracts.wire import CallbackRequest
+from contracts.wire import CallbackHint, CallbackRequest
 from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
+from service.state.scheduling import SyncRequest
 from service.web.deps import WebDeps
 
 log = structlog.get_logger("relay.webhooks")
@@ -110,14 +111,15 @@ async def read_body(receive: Receive, limit: int = MAX_BODY_BYTES) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def queue_sync(deps: WebDeps, account: str, delivery_id: str | None) -> bool:
-    """Durably queue a sync; False for a notification id already received. A captured callback replayed
-    inside the signature's tolerance window is acknowledged but queues nothing."""
-    now_ms = int(time.time() * 1000)
-    if delivery_id is None:
-        await deps.stores.triggers.request(account, now_ms)
+async def queue_sync(deps: WebDeps, account: str, hint: CallbackHint) -> bool:
+    """Durably queue a sync (of the invoices the callback names, or the whole account); False for a notification
+    id already received. A captured callback replayed inside the signature's tolerance window is acknowledged
+    but queues nothing."""
+    request = SyncRequest(account, int(time.time() * 1000), hint.invoice_ids)
+    if hint.delivery_id is None:
+        await deps.stores.triggers.request(request)
         return True
-    return await deps.stores.schedule.request_once(account, now_ms, delivery_id[:200], 2 * TOLERANCE_SECONDS)
+    return await deps.stores.schedule.request_once(request, hint.delivery_id[:200], 2 * TOLERANCE_SECONDS)
 
 
 async def answer(
@@ -177,11 +179,11 @@ async def accept(deps: WebDeps, name: str, scope: Scope, receive: Receive) -> bo
         log.exception("callback_verifier_failed")
         raise CallbackRefused(400, "malformed", "malformed") from exc
     try:
-        queued = await queue_sync(deps, name, hint.delivery_id)
+        queued = await queue_sync(deps, name, hint)
     except RedisError as exc:
         log.warning("callback_not_queued", error=type(exc).__name__)
         raise CallbackRefused(503, "queue_unavailable", "unavailable") from exc
-    log.debug("callback_accepted", invoice_id=hint.invoice_id)
+    log.debug("callback_accepted", invoice_ids=hint.invoice_ids)
     return queued
 
 

@@ -497,18 +497,18 @@ def fields(**extra: Any) -> dict[str, Any]:
 
 def test_json_postback_names_the_invoice_in_relay_form() -> None:
     hint = json_postback(fields(token=token()))
-    assert hint.invoice_id == "INV-ABCD1234"
+    assert hint.invoice_ids == ("INV-ABCD1234",)
     assert hint.delivery_id is None
 
 
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded; charset=utf-8", None])
 def test_form_postback(content_type: str | None) -> None:
     body = urlencode({**fields(), "token": token(), "invoice_info": '{"uuid": "INV-ABCD1234"}'})
-    assert form_postback(body, content_type).invoice_id == "INV-ABCD1234"
+    assert form_postback(body, content_type).invoice_ids == ("INV-ABCD1234",)
 
 
 def test_json_postback_without_content_type() -> None:
-    assert form_postback(json.dumps(fields(token=token())), None).invoice_id == "INV-ABCD1234"
+    assert form_postback(json.dumps(fields(token=token())), None).invoice_ids == ("INV-ABCD1234",)
 
 
 @pytest.mark.parametrize(
@@ -526,7 +526,7 @@ def test_json_postback_without_content_type() -> None:
 def test_hint_falls_back_to_the_token_id(invoice_id: str | None, claim: object, hint: str | None) -> None:
     body = fields(token=token({"id": claim}))
     body["invoice_id"] = invoice_id
-    assert json_postback(body).invoice_id == hint
+    assert json_postback(body).invoice_ids == (() if hint is None else (hint,))
 
 
 def _header(alg: str) -> str:

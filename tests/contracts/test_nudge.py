@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from contracts.accounts import Account, Secret
-from contracts.errors import CallbackUnauthorized
+from contracts.errors import CallbackMalformed, CallbackUnauthorized
 from contracts.nudge import verify_account_nudge, verify_nudge
 from contracts.wire import CallbackHint, CallbackRequest
 
@@ -82,3 +83,52 @@ def test_an_account_is_nudged_with_its_callback_token() -> None:
         verify_account_nudge(account, request(query={"token": "wrong"}), now)
     with pytest.raises(CallbackUnauthorized, match="nudges are disabled"):
         verify_account_nudge(Account(name="sms", provider="smsonline", base_url="https://x"), request(), now)
+
+
+def nudge(body: bytes) -> CallbackHint:
+    return verify_nudge(CallbackRequest(headers={"authorization": f"Bearer {TOKEN.value}"}, query={}, body=body), TOKEN)
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n", b"\r\n"])
+def test_a_nudge_without_a_body_names_no_invoice(body: bytes) -> None:
+    assert nudge(body) == CallbackHint()
+
+
+def test_a_nudge_names_its_invoices_each_once_in_order() -> None:
+    body = json.dumps({"invoice_ids": ["372", "sess-9", "372", "Ä-1"]}).encode()
+    assert nudge(body) == CallbackHint(invoice_ids=("372", "sess-9", "Ä-1"))
+
+
+def test_a_nudge_may_name_up_to_100_invoices_of_up_to_128_characters() -> None:
+    ids = [f"{n:0128d}" for n in range(100)]
+    assert nudge(json.dumps({"invoice_ids": ids}).encode()).invoice_ids == tuple(ids)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{", "must be JSON"),
+        (b"[]", "nothing else"),
+        (b'{"invoice_ids": ["1"], "more": 1}', "nothing else"),
+        (b'{"ids": ["1"]}', "nothing else"),
+        (b'{"invoice_ids": "1"}', "a list of 1 to 100"),
+        (b'{"invoice_ids": []}', "a list of 1 to 100"),
+        (json.dumps({"invoice_ids": [str(n) for n in range(101)]}).encode(), "a list of 1 to 100"),
+        (b'{"invoice_ids": [1]}', "printable text"),
+        (b'{"invoice_ids": [""]}', "printable text"),
+        (b'{"invoice_ids": [" 1"]}', "printable text"),
+        (b'{"invoice_ids": ["a\\nb"]}', "printable text"),
+        (json.dumps({"invoice_ids": ["x" * 129]}).encode(), "printable text"),
+        (b'{"invoice_ids": [null]}', "printable text"),
+    ],
+)
+def test_a_malformed_nudge_body_is_refused_400(body: bytes, reason: str) -> None:
+    with pytest.raises(CallbackMalformed, match=reason) as refused:
+        nudge(body)
+    assert refused.value.http_status == 400
+
+
+def test_the_token_is_checked_before_the_body() -> None:
+    request = CallbackRequest(headers={"authorization": "Bearer wrong"}, query={}, body=b"{")
+    with pytest.raises(CallbackUnauthorized):
+        verify_nudge(request, TOKEN)

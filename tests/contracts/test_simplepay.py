@@ -324,13 +324,13 @@ def refused(headers: dict[str, str], body: bytes, account: Account = ACCOUNT) ->
 
 def test_standard_webhooks_callback() -> None:
     body = message()
-    assert callback(standard_headers(body), body) == CallbackHint(invoice_id=INVOICE_ID, delivery_id="msg_1")
+    assert callback(standard_headers(body), body) == CallbackHint(invoice_ids=(INVOICE_ID,), delivery_id="msg_1")
 
 
 @pytest.mark.parametrize("skew", [-299, 299])
 def test_standard_webhooks_tolerates_five_minutes(skew: int) -> None:
     body = message()
-    assert callback(standard_headers(body, at=NOW + timedelta(seconds=skew)), body).invoice_id == INVOICE_ID
+    assert callback(standard_headers(body, at=NOW + timedelta(seconds=skew)), body).invoice_ids == (INVOICE_ID,)
 
 
 @pytest.mark.parametrize("skew", [-301, 301, -86400])
@@ -364,14 +364,14 @@ def test_standard_webhooks_without_webhook_secret() -> None:
 
 def test_x_signature_callback() -> None:
     body = message()
-    assert callback(x_signature(body), body) == CallbackHint(invoice_id=INVOICE_ID, delivery_id="evt-1")
+    assert callback(x_signature(body), body) == CallbackHint(invoice_ids=(INVOICE_ID,), delivery_id="evt-1")
 
 
 def test_x_signature_in_capitals_is_the_same_signature() -> None:
     body = message()
     headers = x_signature(body)
     headers["x-signature"] = headers["x-signature"].upper()
-    assert callback(headers, body).invoice_id == INVOICE_ID
+    assert callback(headers, body).invoice_ids == (INVOICE_ID,)
 
 
 @pytest.mark.parametrize(
@@ -399,7 +399,7 @@ def test_x_signature_without_api_key() -> None:
 def test_either_scheme_verifying_is_enough_when_both_arrive() -> None:
     body = message()
     bad_standard = standard_headers(body, secret=new_secret())
-    assert callback({**bad_standard, **x_signature(body)}, body).invoice_id == INVOICE_ID
+    assert callback({**bad_standard, **x_signature(body)}, body).invoice_ids == (INVOICE_ID,)
     assert callback({**standard_headers(body), **x_signature(body, key="wrong")}, body).delivery_id == "msg_1"
     refused({**bad_standard, **x_signature(body, key="wrong")}, body)
 
@@ -429,7 +429,9 @@ def test_the_signature_is_checked_before_the_body_is_read() -> None:
     ],
 )
 def test_hints(body: bytes, invoice_id: str | None, delivery_id: str | None) -> None:
-    assert callback(x_signature(body), body) == CallbackHint(invoice_id=invoice_id, delivery_id=delivery_id)
+    assert callback(x_signature(body), body) == CallbackHint(
+        invoice_ids=() if invoice_id is None else (invoice_id,), delivery_id=delivery_id
+    )
 
 
 def test_standard_webhooks_id_wins_over_the_body_id() -> None:

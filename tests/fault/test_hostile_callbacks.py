@@ -286,6 +286,14 @@ async def test_hostile_callbacks_never_500_and_queue_nothing_unsigned(
         await assert_nothing_queued(redis)
 
 
+#: What a nudge may carry: nothing (read the whole account) or the invoices to read back.
+nudge_ids = st.text(min_size=1, max_size=128).filter(lambda t: t.isprintable() and t == t.strip())
+nudge_bodies = st.one_of(
+    st.sampled_from([b"", b" ", b"\r\n"]),
+    st.lists(nudge_ids, min_size=1, max_size=100).map(lambda ids: json.dumps({"invoice_ids": ids}).encode()),
+)
+
+
 @st.composite
 def signed_hostile_requests(draw: st.DrawFn, account: str) -> tuple[bytes, dict[str, bytes]]:
     """A genuine credential for `account`, with everything around it hostile."""
@@ -300,7 +308,7 @@ def signed_hostile_requests(draw: st.DrawFn, account: str) -> tuple[bytes, dict[
             body = urlencode(draw(st.permutations(pairs))).encode()
             headers["content-type"] = b"application/x-www-form-urlencoded"
         return body, headers
-    body = draw(bodies)
+    body = draw(bodies if account == "sp" else nudge_bodies)
     headers["content-type"] = draw(content_types)
     if account == "sp":
         if draw(st.booleans()):
@@ -329,6 +337,25 @@ async def test_a_valid_credential_is_accepted_whatever_surrounds_it(
     assert response.status_code == 202, response.text
     assert response.json() == {"status": "accepted"}
     assert await queued(redis) == [account]
+
+
+@settings(FUZZ, max_examples=60)
+@given(body=bodies.filter(lambda b: b.strip()))
+async def test_a_nudge_whose_body_names_no_invoices_properly_is_400_and_queues_nothing(
+    client: httpx.AsyncClient, redis: Redis, body: bytes
+) -> None:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):  # the bodies include arrays nested past the stdlib's recursion limit
+        document = None
+    if isinstance(document, dict) and set(document) == {"invoice_ids"}:
+        return  # possibly a well-formed hint: the property is about everything else
+    await redis.flushdb()
+    response = await client.post("/webhooks/sms", content=body, headers=NUDGE_HEADERS)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "refused"
+    assert "invoice_ids" in response.json()["detail"]
+    assert await queued(redis) == []
 
 
 @settings(FUZZ, max_examples=60)

@@ -11,13 +11,15 @@ from typing import Any
 import structlog
 
 from contracts.accounts import Account
+from contracts.registry import provider_for
 from service.state.account_state import AUTH_FAILED, OK, SyncReport
 from service.state.scheduling import Claim
 from service.state.stores import Stores
 from workers.clock import now_ms
 from workers.sync.lease import LeaseHolder, LeaseLost
+from workers.sync.planning import ReadKind, owed_full_read_ms, plan_read
 from workers.sync.provider_http import Sender
-from workers.sync.run import run_sync
+from workers.sync.run import SyncPlan, run_sync
 from workers.sync.sessions import Sessions
 from workers.sync.source_cache import SourceCache
 
@@ -45,13 +47,26 @@ class SyncDeps:
     sources: SourceCache
     #: How long a claim lasts without renewal (RELAY_SYNC_LEASE).
     lease_ms: int
+    #: Narrow requests in flight at once (RELAY_PROVIDER_CONCURRENCY).
+    concurrency: int
 
 
-def next_due_ms(account: Account, report: SyncReport, failures: int, retry_after: float | None, now: int) -> int | None:
-    """When the account syncs next; None for "only on a trigger"."""
+def next_due_ms(
+    account: Account,
+    report: SyncReport,
+    failures: int,
+    retry_after: float | None,
+    now: int,
+    *,
+    last_full_ms: int | None = None,
+    last_narrow_ms: int | None = None,
+) -> int | None:
+    """When the account syncs next; None for "only on a trigger". After a sync that went well, when the next
+    full read is owed: `last_full_ms` is when the last full read ended (None: this sync was one)."""
     poll = account.poll_interval
     if report.status == OK:
-        return now + poll * 1000 if poll else None
+        owed = owed_full_read_ms(account, now if last_full_ms is None else last_full_ms, last_narrow_ms)
+        return None if owed is None else max(owed, now)
     if report.status == AUTH_FAILED:
         return now + max(poll, AUTH_FAILED_RETRY_S) * 1000 if poll else None
     # A failed sync retries on its own even for trigger-only accounts: the trigger it served must not be lost.
@@ -80,8 +95,17 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
         return {"status": "unknown_account"}
     holder = LeaseHolder(schedule, claim, lease_ms)
     baseline_done = await states.baseline_done(account.name)
+    work = await deps.stores.work.pending(account.name)
+    narrow_supported = provider_for(account.provider).narrow_reader is not None
+    kind = plan_read(account, work, baseline_done=baseline_done, narrow_supported=narrow_supported, now_ms=now_ms())
+    if kind is ReadKind.NONE:
+        # Due for nothing left to read (a request that a sync before this one served): keep the schedule.
+        owed = owed_full_read_ms(account, work.last_full_ms, work.last_narrow_ms)
+        await schedule.finish(holder.claim, owed)
+        return {"status": "nothing_to_read"}
+    plan = SyncPlan(kind, work.hints, lambda: deps.stores.work.hints(account.name))
     try:
-        report, retry_after = await holder.run(
+        outcome = await holder.run(
             run_sync(
                 account,
                 deps.send,
@@ -89,6 +113,8 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
                 deps.stores.eventlog,
                 baseline_done=baseline_done,
                 sources=deps.sources,
+                plan=plan,
+                concurrency=deps.concurrency,
             )
         )
     except LeaseLost:
@@ -97,6 +123,33 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
         # Shutdown: hand the account back so that any worker syncs it again right away.
         await asyncio.shield(schedule.release(holder.claim, now_ms()))
         raise
+    report = outcome.report
+    finished = now_ms()
+    full_read_at = finished if report.complete else None
+    narrow_read_at = finished if report.status == OK and outcome.kind is ReadKind.NARROW else None
+    if report.status == OK:
+        await deps.stores.work.served(
+            account.name,
+            hints=outcome.served,
+            full_requested=work.full_requested if report.complete else None,
+            full_read_at_ms=full_read_at,
+            narrow_read_at_ms=narrow_read_at,
+        )
     failures = await states.record(account.name, report)
-    await schedule.finish(holder.claim, next_due_ms(account, report, failures, retry_after, now_ms()))
-    return {"status": report.status, "records": report.records, "events": report.events, "skipped": report.skipped}
+    next_due = next_due_ms(
+        account,
+        report,
+        failures,
+        outcome.retry_after,
+        finished,
+        last_full_ms=full_read_at or work.last_full_ms,
+        last_narrow_ms=narrow_read_at or work.last_narrow_ms,
+    )
+    await schedule.finish(holder.claim, next_due)
+    return {
+        "status": report.status,
+        "read": outcome.kind.value,
+        "records": report.records,
+        "events": report.events,
+        "skipped": report.skipped,
+    }

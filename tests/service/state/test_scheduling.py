@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.state.keys import SYNC_DUE
-from service.state.scheduling import SyncSchedule
+from service.state.scheduling import SyncRequest, SyncSchedule
 
 NOW = 1_800_000_000_000
 LEASE = 30_000
@@ -22,7 +22,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 async def test_a_burst_of_triggers_is_one_due_entry(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
     for offset in range(1000):
-        await schedule.request("shop", NOW + offset)
+        await schedule.request([SyncRequest("shop", NOW + offset)])
     assert await redis.zcard(SYNC_DUE) == 1
     assert await redis.zscore(SYNC_DUE, "shop") == NOW  # the earliest trigger wins
 
@@ -30,7 +30,7 @@ async def test_a_burst_of_triggers_is_one_due_entry(redis: Redis) -> None:
 async def test_a_trigger_pulls_a_scheduled_poll_forward_but_never_back(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
     await schedule.schedule_missing(["shop"], NOW + 300_000)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     assert await redis.zscore(SYNC_DUE, "shop") == NOW
     await schedule.schedule_missing(["shop"], NOW + 900_000)
     assert await redis.zscore(SYNC_DUE, "shop") == NOW
@@ -38,8 +38,8 @@ async def test_a_trigger_pulls_a_scheduled_poll_forward_but_never_back(redis: Re
 
 async def test_only_one_claim_per_account(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
-    await schedule.request("other", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
+    await schedule.request([SyncRequest("other", NOW)])
     first = await schedule.claim(NOW, LEASE, 10, "w1")
     second = await schedule.claim(NOW, LEASE, 10, "w2")
     assert sorted(c.account for c in first) == ["other", "shop"]
@@ -49,14 +49,14 @@ async def test_only_one_claim_per_account(redis: Redis) -> None:
 
 async def test_claim_limit(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request_many([f"a{i}" for i in range(5)], NOW)
+    await schedule.request([SyncRequest(account, NOW) for account in [f"a{i}" for i in range(5)]])
     assert len(await schedule.claim(NOW, LEASE, 2, "w1")) == 2
     assert len(await schedule.claim(NOW, LEASE, 10, "w2")) == 3
 
 
 async def test_finish_without_trigger_schedules_next_poll(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     (claim,) = await schedule.claim(NOW, LEASE, 1, "w1")
     assert await schedule.finish(claim, NOW + 300_000)
     assert await redis.zscore(SYNC_DUE, "shop") == NOW + 300_000
@@ -65,7 +65,7 @@ async def test_finish_without_trigger_schedules_next_poll(redis: Redis) -> None:
 
 async def test_finish_of_trigger_only_account_removes_it(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     (claim,) = await schedule.claim(NOW, LEASE, 1, "w1")
     await schedule.finish(claim, None)
     assert await redis.zscore(SYNC_DUE, "shop") is None
@@ -73,9 +73,9 @@ async def test_finish_of_trigger_only_account_removes_it(redis: Redis) -> None:
 
 async def test_a_trigger_during_a_sync_causes_another_sync_after_it(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     (claim,) = await schedule.claim(NOW, LEASE, 1, "w1")
-    await schedule.request("shop", NOW + 500)  # arrives while the sync runs
+    await schedule.request([SyncRequest("shop", NOW + 500)])  # arrives while the sync runs
     assert await schedule.claim(NOW + 600, LEASE, 1, "w2") == []  # still excluded while it runs
     await schedule.finish(claim, NOW + 300_000)
     (again,) = await schedule.claim(NOW + 700, LEASE, 1, "w2")
@@ -84,12 +84,12 @@ async def test_a_trigger_during_a_sync_causes_another_sync_after_it(redis: Redis
 
 async def test_a_trigger_during_a_renewed_sync_is_kept(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     (claim,) = await schedule.claim(NOW, LEASE, 1, "w1")
     renewed = await schedule.renew(claim, NOW + 10_000, LEASE)
     assert renewed is not None
     assert await redis.zscore(SYNC_DUE, "shop") == NOW + 10_000 + LEASE
-    await schedule.request("shop", NOW + 11_000)
+    await schedule.request([SyncRequest("shop", NOW + 11_000)])
     renewed_again = await schedule.renew(renewed, NOW + 20_000, LEASE)
     assert renewed_again is not None
     assert await redis.zscore(SYNC_DUE, "shop") == NOW + 11_000  # the trigger is not pushed back
@@ -99,7 +99,7 @@ async def test_a_trigger_during_a_renewed_sync_is_kept(redis: Redis) -> None:
 
 async def test_a_dead_workers_account_is_taken_over_after_its_lease(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     (claim,) = await schedule.claim(NOW, LEASE, 1, "w1")
     await redis.delete("relay:sync:lock:shop")  # the lease ran out (PX expiry, without waiting 30 s)
     (takeover,) = await schedule.claim(NOW + LEASE, LEASE, 1, "w2")
@@ -111,7 +111,7 @@ async def test_a_dead_workers_account_is_taken_over_after_its_lease(redis: Redis
 
 async def test_release_makes_the_account_due_at_once(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
-    await schedule.request("shop", NOW)
+    await schedule.request([SyncRequest("shop", NOW)])
     (claim,) = await schedule.claim(NOW, LEASE, 1, "w1")
     await schedule.release(claim, NOW + 5)
     (again,) = await schedule.claim(NOW + 5, LEASE, 1, "w2")
@@ -121,11 +121,11 @@ async def test_release_makes_the_account_due_at_once(redis: Redis) -> None:
 async def test_accounts_whose_sync_runs_do_not_hide_due_accounts_behind_them(redis: Redis) -> None:
     schedule = SyncSchedule(redis)
     running = [f"busy-{n:02d}" for n in range(40)]
-    await schedule.request_many(running, NOW - 1000)
+    await schedule.request([SyncRequest(account, NOW - 1000) for account in running])
     assert len(await schedule.claim(NOW, LEASE, 40, "w1")) == 40
     # A trigger during each running sync makes it due again at once, ahead of a new account's trigger.
-    await schedule.request_many(running, NOW - 500)
-    await schedule.request("waiting", NOW)
+    await schedule.request([SyncRequest(account, NOW - 500) for account in running])
+    await schedule.request([SyncRequest("waiting", NOW)])
     claims = await schedule.claim(NOW, LEASE, 1, "w2")
     assert [claim.account for claim in claims] == ["waiting"]
 

@@ -53,6 +53,7 @@ async def test_accounts(client: httpx.AsyncClient, admin: dict[str, str], redis:
         "invoices": 0,
         "skipped_records": 0,
         "poll_interval": 0,
+        "last_read": None,
     }
 
 

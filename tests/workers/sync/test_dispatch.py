@@ -11,7 +11,7 @@ import orjson
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
-from service.state.scheduling import Claim, SyncSchedule
+from service.state.scheduling import Claim, SyncRequest, SyncSchedule
 from workers.sync.dispatch import Dispatcher
 
 LEASE_MS = 30_000
@@ -34,7 +34,7 @@ async def test_each_due_account_is_queued_once_with_its_claim(queue: ArqRedis) -
     schedule = SyncSchedule(queue)
     dispatcher = Dispatcher(schedule, queue, LEASE_MS)
     now = int(time.time() * 1000)
-    await schedule.request_many(["shop", "store"], now)
+    await schedule.request([SyncRequest(account, now) for account in ["shop", "store"]])
     await schedule.schedule_missing(["later"], now + 600_000)
 
     assert await dispatcher.dispatch_once() == 2
@@ -54,7 +54,9 @@ async def test_each_due_account_is_queued_once_with_its_claim(queue: ArqRedis) -
 async def test_two_dispatchers_never_queue_one_account_twice(queue: ArqRedis) -> None:
     schedule = SyncSchedule(queue)
     first, second = Dispatcher(schedule, queue, LEASE_MS), Dispatcher(schedule, queue, LEASE_MS)
-    await schedule.request_many([f"acct-{n}" for n in range(30)], int(time.time() * 1000))
+    await schedule.request(
+        [SyncRequest(account, int(time.time() * 1000)) for account in [f"acct-{n}" for n in range(30)]]
+    )
     total = 0
     while (claimed := await first.dispatch_once() + await second.dispatch_once()) > 0:
         total += claimed
@@ -65,10 +67,10 @@ async def test_two_dispatchers_never_queue_one_account_twice(queue: ArqRedis) ->
 async def test_a_trigger_after_the_claim_queues_another_sync_once_the_first_finishes(queue: ArqRedis) -> None:
     schedule = SyncSchedule(queue)
     dispatcher = Dispatcher(schedule, queue, LEASE_MS)
-    await schedule.request("shop", int(time.time() * 1000))
+    await schedule.request([SyncRequest("shop", int(time.time() * 1000))])
     assert await dispatcher.dispatch_once() == 1
     (job,) = await queue.queued_jobs()
-    await schedule.request("shop", int(time.time() * 1000))  # a callback during the sync
+    await schedule.request([SyncRequest("shop", int(time.time() * 1000))])  # a callback during the sync
     assert await dispatcher.dispatch_once() == 0  # the running sync still holds the account
 
     assert await schedule.finish(Claim(*job.args), None)
@@ -89,10 +91,10 @@ async def test_an_idle_dispatcher_wakes_at_once_for_a_trigger_and_on_time_for_a_
     task = asyncio.create_task(Dispatcher(schedule, queue, LEASE_MS).run_forever())
     try:
         await asyncio.sleep(0.05)  # let it subscribe and go idle (nothing is due)
-        await schedule.request("triggered", int(time.time() * 1000))
+        await schedule.request([SyncRequest("triggered", int(time.time() * 1000))])
         assert await wait_for_jobs(queue, 1, timeout_s=0.5) < 0.5  # well before the 1 s idle cap
         await schedule.schedule_missing(["polled"], int(time.time() * 1000) + 300)
-        await schedule.request("nudge", int(time.time() * 1000))  # wakes it to see the new due time
+        await schedule.request([SyncRequest("nudge", int(time.time() * 1000))])  # wakes it to see the new due time
         elapsed = await wait_for_jobs(queue, 3, timeout_s=1.5)
         assert 0.25 < elapsed < 0.9
     finally:

@@ -62,7 +62,7 @@ async def test_a_sync_logs_each_change_with_its_context(
     structlog.contextvars.bind_contextvars(account="shop", job_id="job-1")
     try:
         with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-            report, retry_after = await run_sync(
+            outcome = await run_sync(
                 ACCOUNT,
                 sender(client),
                 Sessions(sender(client)),
@@ -72,8 +72,9 @@ async def test_a_sync_logs_each_change_with_its_context(
             )
     finally:
         structlog.contextvars.clear_contextvars()
+    report = outcome.report
     assert report.status == "ok"
-    assert retry_after is None
+    assert outcome.retry_after is None
     assert (report.records, report.events, report.skipped) == (250, 250, 0)
     changed = [entry for entry in logs if entry["event"] == "invoice_changed"]
     assert len(changed) == 250
@@ -104,9 +105,11 @@ async def test_a_re_sync_parses_only_the_records_that_changed(
 
     async def sync() -> tuple[int, int]:
         parsed.clear()
-        report, _ = await run_sync(
-            ACCOUNT, sender(client), Sessions(sender(client)), EventLog(redis), baseline_done=True, sources=sources
-        )
+        report = (
+            await run_sync(
+                ACCOUNT, sender(client), Sessions(sender(client)), EventLog(redis), baseline_done=True, sources=sources
+            )
+        ).report
         assert report.status == "ok"
         assert report.records == 250
         return report.events, len(parsed)
@@ -147,9 +150,11 @@ async def test_a_worker_does_not_read_again_the_snapshots_it_knows(
 
     async def sync() -> tuple[int, int]:
         eventlog.read = 0
-        report, _ = await run_sync(
-            ACCOUNT, sender(client), Sessions(sender(client)), eventlog, baseline_done=True, sources=sources
-        )
+        report = (
+            await run_sync(
+                ACCOUNT, sender(client), Sessions(sender(client)), eventlog, baseline_done=True, sources=sources
+            )
+        ).report
         assert (report.status, report.records) == ("ok", 250)
         return report.events, eventlog.read
 
@@ -183,9 +188,11 @@ async def test_a_write_by_another_worker_makes_a_worker_read_the_snapshots_again
     worker_a, worker_b = SourceCache(), SourceCache()
 
     async def sync(sources: SourceCache) -> int:
-        report, _ = await run_sync(
-            ACCOUNT, recording, Sessions(sender(client)), EventLog(redis), baseline_done=True, sources=sources
-        )
+        report = (
+            await run_sync(
+                ACCOUNT, recording, Sessions(sender(client)), EventLog(redis), baseline_done=True, sources=sources
+            )
+        ).report
         assert report.status == "ok"
         return report.events
 
@@ -234,9 +241,16 @@ async def test_only_a_baseline_account_s_first_sync_is_silent(
 ) -> None:
     _, client = sandbox_http
     eventlog = EventLog(redis)
-    report, _ = await run_sync(
-        account, sender(client), Sessions(sender(client)), eventlog, baseline_done=baseline_done, sources=SourceCache()
-    )
+    report = (
+        await run_sync(
+            account,
+            sender(client),
+            Sessions(sender(client)),
+            eventlog,
+            baseline_done=baseline_done,
+            sources=SourceCache(),
+        )
+    ).report
     assert (report.status, report.complete, report.records, report.events) == ("ok", True, 250, events)
     logged, _ = await eventlog.page(after=None, limit=1000)
     assert len(logged) == events
@@ -263,7 +277,9 @@ async def test_the_baseline_ends_with_the_first_complete_sync(
 
     async def sync(through: Callable[[HttpRequest], Awaitable[HttpResponse]]) -> SyncReport:
         done = await states.baseline_done("shop")
-        report, _ = await run_sync(BASELINE, through, Sessions(through), eventlog, baseline_done=done, sources=sources)
+        report = (
+            await run_sync(BASELINE, through, Sessions(through), eventlog, baseline_done=done, sources=sources)
+        ).report
         await states.record("shop", report)
         return report
 
