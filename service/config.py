@@ -33,6 +33,9 @@ class Settings:
     sync_lease: float = 30.0
     #: Seconds one provider request may take before it counts as a (retryable) timeout.
     provider_timeout: float = 30.0
+    #: How long events and their delivery records are kept (seconds); an event is kept past it while any delivery
+    #: of it is pending.
+    retention_s: int = 30 * 86400
     #: Requests to one provider in flight at once within one sync (narrow reads; a full read's pages where the
     #: provider allows it). More is faster against a slow provider, and heavier on it.
     provider_concurrency: int = 4
@@ -84,6 +87,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         sync_lease=_positive_float(env, "RELAY_SYNC_LEASE", DEFAULTS.sync_lease),
         provider_timeout=_positive_float(env, "RELAY_PROVIDER_TIMEOUT", DEFAULTS.provider_timeout),
         provider_max_body=_byte_size(env, "RELAY_PROVIDER_MAX_BODY") or DEFAULTS.provider_max_body,
+        retention_s=_duration(env, "RELAY_RETENTION") or DEFAULTS.retention_s,
         provider_concurrency=_bounded_int(env, "RELAY_PROVIDER_CONCURRENCY", DEFAULTS.provider_concurrency, 1, 64),
         delivery_concurrency=_bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", DEFAULTS.delivery_concurrency, 1, 1024),
         worker_metrics_port=_port(env, "RELAY_WORKER_METRICS_PORT") or DEFAULTS.worker_metrics_port,
@@ -150,6 +154,22 @@ def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise ConfigError(f"{name}: expected an integer from {low} to {high}, not {value!r}")
     return int(value)
+
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(env: Mapping[str, str], name: str) -> int | None:
+    """Seconds, or a number with s, m, h or d (`90s`, `15m`, `12h`, `30d`); None when unset."""
+    value = env.get(name)
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    unit = text[-1:] if text[-1:] in _DURATION_UNITS else ""
+    digits = text[: len(text) - len(unit)]
+    if not (digits.isascii() and digits.isdigit()) or int(digits) == 0 or len(digits) > 12:
+        raise ConfigError(f"{name}: expected a positive number of seconds, or with s, m, h or d (30d), not {value!r}")
+    return int(digits) * _DURATION_UNITS[unit]
 
 
 _BYTE_UNITS = {"": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30}

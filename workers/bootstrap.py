@@ -1,9 +1,9 @@
 """The one place that wires a worker process together: arq's `on_startup` and `on_shutdown`.
 
-A worker runs arq's sync jobs and, beside them, four loops of its own: the dispatcher (claims due
-accounts, queues their syncs), the upkeep (keeps every polled account on the schedule, notices a Redis
-that lost its data), the fan-out (logged events become deliveries) and the delivery pool (one lane per
-subscription).
+A worker runs arq's sync jobs and, beside them, loops of its own: the dispatcher (claims due accounts,
+queues their syncs), the upkeep (keeps every polled account on the schedule, notices a Redis that lost its
+data), the fan-out (logged events become deliveries), the delivery pool (one lane per subscription) and the
+trimmer (keeps the log to RELAY_RETENTION).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from workers.delivery.fanout import Fanout
 from workers.delivery.pool import DeliveryPool
 from workers.delivery.subscription_cache import SubscriptionCache
 from workers.delivery.webhook_client import WebhookClient
+from workers.retention.trimmer import Trimmer
 from workers.sync.dispatch import Dispatcher
 from workers.sync.jobs import SyncDeps
 from workers.sync.provider_http import ProviderHttp
@@ -82,6 +83,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(pool.run_forever(), name="delivery-pool"),
         asyncio.create_task(fanout.run_forever(), name="fanout"),
         asyncio.create_task(upkeep.run_forever(), name="upkeep"),
+        asyncio.create_task(Trimmer(stores, settings.retention_s).run_forever(), name="retention"),
     ]
     if settings.worker_metrics_port is not None:
         prometheus_client.start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)

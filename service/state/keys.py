@@ -16,6 +16,8 @@ SYNC_WAKE = PREFIX + "sync:wake"
 EVENTS = PREFIX + "events"
 #: HASH event id -> stream entry id of that event in EVENTS.
 EVENT_INDEX = PREFIX + "events:index"
+#: STRING held (with a lease) by the one worker trimming the log (see `service.state.retention`).
+RETENTION_LOCK = PREFIX + "retention:lock"
 
 
 def seen_callback(account: str, delivery_id: str) -> str:

@@ -10,6 +10,7 @@ from service.state.account_state import AccountStates
 from service.state.deliveries import DeliveryStore
 from service.state.eventlog import EventLog, FanoutFeed
 from service.state.marker import StateMarker
+from service.state.retention import Retention
 from service.state.scheduling import SyncSchedule
 from service.state.subscriptions import SubscriptionStore
 from service.state.sync_work import SyncWorkStore
@@ -28,6 +29,7 @@ class Stores:
     subscriptions: SubscriptionStore
     deliveries: DeliveryStore
     marker: StateMarker
+    retention: Retention
 
     @classmethod
     def over(cls, redis: Redis) -> Stores:
@@ -43,6 +45,7 @@ class Stores:
             subscriptions=SubscriptionStore(redis),
             deliveries=DeliveryStore(redis),
             marker=StateMarker(redis),
+            retention=Retention(redis),
         )
 
     async def ping(self) -> None:

@@ -349,7 +349,16 @@ def _schemas() -> dict[str, Schema]:
                 ),
             ],
         },
-        "Queued": obj({"queued": {"type": "integer", "minimum": 0}}),
+        "Queued": obj(
+            {
+                "queued": {"type": "integer", "minimum": 0},
+                "oldest_kept": {
+                    **nullable(time),
+                    "description": "When the oldest event still in the log was recorded (older ones have left it, "
+                    "RELAY_RETENTION); null when the log is empty.",
+                },
+            }
+        ),
         "Health": obj({"status": {"const": "ok"}}),
         "Ready": obj({"status": {"const": "ready"}}),
         "NotReady": obj({"status": {"const": "unavailable"}, "redis": {"const": "down"}}),
@@ -547,7 +556,9 @@ def _paths() -> dict[str, Any]:
                 "replay",
                 "Queue logged events again to this subscription",
                 {
-                    "202": respond("How many deliveries were queued.", ref("Queued")),
+                    "202": respond(
+                        "How many deliveries were queued, and from when on the log still holds events.", ref("Queued")
+                    ),
                     "400": failure("`bad_request`: give exactly one of `since` or `event_ids`."),
                     "404": UNKNOWN_SUBSCRIPTION,
                     "409": failure("`subscription_disabled`: enable the subscription first."),

@@ -206,7 +206,10 @@ async def replay(request: Request) -> Response:
     except InvalidSubscription as exc:
         return error(400, "bad_request", str(exc))
     queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000))
-    return JSON({"queued": queued}, status_code=202)
+    oldest = await deps.stores.retention.oldest_kept_ms()
+    # Events past RELAY_RETENTION have left the log: the answer says from when on replay can find them.
+    oldest_kept = None if oldest is None else format_time(datetime.fromtimestamp(oldest / 1000, UTC))
+    return JSON({"queued": queued, "oldest_kept": oldest_kept}, status_code=202)
 
 
 async def _matching_since(deps: WebDeps, subscription: Subscription, since: datetime) -> list[str]:

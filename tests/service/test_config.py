@@ -59,6 +59,9 @@ def test_every_variable(tmp_path: Path) -> None:
             "RELAY_WORKER_METRICS_HOST": "127.0.0.1",
             "RELAY_LOG_LEVEL": "debug",
             "RELAY_LOG_FORMAT": "Console",
+            "RELAY_RETENTION": "12h",
+            "RELAY_PROVIDER_CONCURRENCY": "8",
+            "RELAY_PROVIDER_MAX_BODY": "1MiB",
         }
     )
     assert settings.redis_url == "redis://example:6380/2"
@@ -72,6 +75,7 @@ def test_every_variable(tmp_path: Path) -> None:
     assert (settings.sync_lease, settings.provider_timeout) == (12.0, 4.0)
     assert (settings.worker_metrics_port, settings.worker_metrics_host) == (9100, "127.0.0.1")
     assert (settings.log_level, settings.log_format) == ("DEBUG", "console")
+    assert (settings.retention_s, settings.provider_concurrency, settings.provider_max_body) == (43200, 8, 1 << 20)
 
 
 def test_worker_metrics_and_logging_defaults(tmp_path: Path) -> None:
@@ -79,6 +83,15 @@ def test_worker_metrics_and_logging_defaults(tmp_path: Path) -> None:
     assert settings.worker_metrics_port is None
     assert settings.worker_metrics_host == "0.0.0.0"
     assert (settings.log_level, settings.log_format) == ("INFO", None)
+    assert settings.retention_s == 30 * 86400
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("90s", 90), ("15m", 900), ("12h", 43200), ("30d", 2592000), ("3600", 3600)]
+)
+def test_retention_takes_seconds_or_a_unit(tmp_path: Path, value: str, seconds: int) -> None:
+    settings = load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "k", "RELAY_RETENTION": value})
+    assert settings.retention_s == seconds
 
 
 @pytest.mark.parametrize(
@@ -97,6 +110,12 @@ def test_worker_metrics_and_logging_defaults(tmp_path: Path) -> None:
         ({"CC_KEY": "k", "RELAY_LOG_FORMAT": "pretty"}, "RELAY_LOG_FORMAT"),
         ({"CC_KEY": "k", "RELAY_SYNC_LEASE": "-1"}, "RELAY_SYNC_LEASE"),
         ({"CC_KEY": "k", "RELAY_PROVIDER_TIMEOUT": "soon"}, "RELAY_PROVIDER_TIMEOUT"),
+        ({"CC_KEY": "k", "RELAY_RETENTION": "0"}, "RELAY_RETENTION"),
+        ({"CC_KEY": "k", "RELAY_RETENTION": "1w"}, "RELAY_RETENTION"),
+        ({"CC_KEY": "k", "RELAY_RETENTION": "1.5d"}, "RELAY_RETENTION"),
+        ({"CC_KEY": "k", "RELAY_RETENTION": "-30d"}, "RELAY_RETENTION"),
+        ({"CC_KEY": "k", "RELAY_PROVIDER_CONCURRENCY": "0"}, "RELAY_PROVIDER_CONCURRENCY"),
+        ({"CC_KEY": "k", "RELAY_PROVIDER_MAX_BODY": "5MB"}, "RELAY_PROVIDER_MAX_BODY"),
         ({}, "CC_KEY"),
     ],
 )

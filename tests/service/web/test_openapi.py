@@ -355,4 +355,4 @@ async def test_replay_since_before_1970_replays_everything(
             f"/subscriptions/{seeded.subscription_id}/replay", json={"since": since}, headers=admin
         )
         assert response.status_code == 202, (since, response.text)
-        assert response.json() == {"queued": 3}
+        assert response.json()["queued"] == 3

@@ -644,7 +644,7 @@ async def test_replay_since_queues_every_matching_event(
     for sub_id, count in expected.items():
         response = await replay(client, admin, sub_id, {"since": an_hour_ago()})
         assert response.status_code == 202
-        assert response.json() == {"queued": count}
+        assert response.json()["queued"] == count
         rows = await delivery_rows(client, admin, sub_id, "pending")
         assert len(rows) == count
 
@@ -665,14 +665,14 @@ async def test_replay_since_respects_the_time(client: httpx.AsyncClient, admin: 
     later_ids = {e["id"] for e in await logged(client, admin, account="sp")}
 
     response = await replay(client, admin, sub["id"], {"since": middle})
-    assert response.json() == {"queued": 2}
+    assert response.json()["queued"] == 2
     assert {r["event_id"] for r in await delivery_rows(client, admin, sub["id"])} == later_ids
 
     future = format_time(datetime.now(UTC) + timedelta(hours=1))
-    assert (await replay(client, admin, sub["id"], {"since": future})).json() == {"queued": 0}
+    assert (await replay(client, admin, sub["id"], {"since": future})).json()["queued"] == 0
     # An offset other than Z is fine too.
     offset = (datetime.now(UTC) - timedelta(hours=1)).astimezone().isoformat()
-    assert (await replay(client, admin, sub["id"], {"since": offset})).json() == {"queued": 5}
+    assert (await replay(client, admin, sub["id"], {"since": offset})).json()["queued"] == 5
 
 
 async def test_replay_by_event_ids(client: httpx.AsyncClient, admin: dict[str, str], redis: Redis) -> None:
@@ -688,10 +688,10 @@ async def test_replay_by_event_ids(client: httpx.AsyncClient, admin: dict[str, s
     wanted = [shop_paid[0], "evt_unknown", shop_paid[1], shop_paid[0], *sp_any]
     response = await replay(client, admin, sub["id"], {"event_ids": wanted})
     assert response.status_code == 202
-    assert response.json() == {"queued": 2}  # unknown, duplicate and filtered-out ids are not queued
+    assert response.json()["queued"] == 2  # unknown, duplicate and filtered-out ids are not queued
     assert sorted(r["event_id"] for r in await delivery_rows(client, admin, sub["id"], "pending")) == sorted(shop_paid)
 
-    assert (await replay(client, admin, sub["id"], {"event_ids": ["evt_nope"]})).json() == {"queued": 0}
+    assert (await replay(client, admin, sub["id"], {"event_ids": ["evt_nope"]})).json()["queued"] == 0
 
 
 async def test_replay_makes_delivered_and_failed_deliveries_pending_again(
@@ -709,7 +709,7 @@ async def test_replay_makes_delivered_and_failed_deliveries_pending_again(
     assert await delivery_rows(client, admin, sub["id"], "pending") == []
 
     response = await replay(client, admin, sub["id"], {"since": an_hour_ago()})
-    assert response.json() == {"queued": 2}
+    assert response.json()["queued"] == 2
     pending = {r["event_id"]: r for r in await delivery_rows(client, admin, sub["id"], "pending")}
     assert set(pending) == set(ids)
     assert pending[ids[0]]["attempts"] == [ok]  # history kept
@@ -736,7 +736,7 @@ async def test_replay_after_disabling_and_enabling(
     assert len(await delivery_rows(client, admin, sub["id"], "failed")) == 2
 
     await client.patch(f"/subscriptions/{sub['id']}", json={"enabled": True}, headers=admin)
-    assert (await replay(client, admin, sub["id"], {"event_ids": ids})).json() == {"queued": 2}
+    assert (await replay(client, admin, sub["id"], {"event_ids": ids})).json()["queued"] == 2
     assert len(await delivery_rows(client, admin, sub["id"], "pending")) == 2
 
 
