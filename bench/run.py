@@ -1,7 +1,7 @@
 """`make bench` / `make bench-quick`: every scenario beside its ceiling, results to bench/results/latest.json
 and the table in BENCHMARKS.md.
 
-`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,sandbox]`
+`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,sandbox,idle]`
 """
 
 from __future__ import annotations
@@ -16,12 +16,19 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import delivery, e2e, ingest, sandbox, sync
+from bench import delivery, e2e, idle, ingest, sandbox, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 TABLE = ROOT / "BENCHMARKS.md"
-SCENARIOS = {"ingest": ingest.run, "sync": sync.run, "delivery": delivery.run, "e2e": e2e.run, "sandbox": sandbox.run}
+SCENARIOS = {
+    "ingest": ingest.run,
+    "sync": sync.run,
+    "delivery": delivery.run,
+    "e2e": e2e.run,
+    "sandbox": sandbox.run,
+    "idle": idle.run,
+}
 
 
 def machine() -> dict[str, Any]:
@@ -71,6 +78,8 @@ def shaped(results: dict[str, Any]) -> dict[str, Any]:
         out["e2e"] = results["e2e"]
     if "sandbox" in results:
         out["sandbox"] = results["sandbox"]
+    if "idle" in results:
+        out["idle"] = results["idle"]
     return out
 
 
@@ -139,6 +148,13 @@ def table(data: dict[str, Any], quick: bool) -> str:
         )
     if "sandbox" in data:
         rows += sandbox_rows(data["sandbox"])
+    if "idle" in data:
+        r = data["idle"]
+        met = r["cpu_pct_1000"] < r["cpu_target_pct"] and r["redis_commands_per_s_1000"] < r["commands_target_per_s"]
+        rows.append(
+            f"| idle worker, 1,000 subscriptions, no traffic | {r['cpu_pct_1000']}% of a core, "
+            f"{r['redis_commands_per_s_1000']} Redis commands/s | | | < 5% and < 200/s | {'yes' if met else 'no'} |"
+        )
     return "\n".join(lines + rows) + "\n" + ANALYSIS
 
 
