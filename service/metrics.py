@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
+from service.state.memory import Memory
+
 #: Account label for callbacks to names that are not configured: never the name itself (unbounded).
 UNKNOWN_ACCOUNT = "_unknown"
 
@@ -41,13 +43,19 @@ STATE_LOST_AT = Gauge(
     "relay_redis_state_lost_timestamp_seconds",
     "When a worker last found that Redis had lost the relay's data (0: not since the marker was written)",
 )
+REDIS_MEMORY_USED = Gauge("relay_redis_memory_used_bytes", "Memory Redis uses, read at scrape time")
+REDIS_MEMORY_MAX = Gauge(
+    "relay_redis_memory_max_bytes", "Redis maxmemory (0: no limit of its own), read at scrape time"
+)
 #: Counted by the worker that noticed (on its own metrics port); the gauge above is what every web shows.
 STATE_LOSSES = Counter("relay_redis_state_losses", "Times this worker found that Redis had lost the relay's data")
 
 
-def render(queue_depths: Mapping[str, int], state_lost_at_ms: int | None) -> tuple[bytes, str]:
+def render(queue_depths: Mapping[str, int], state_lost_at_ms: int | None, memory: Memory) -> tuple[bytes, str]:
     """The exposition text, with the figures read from Redis at scrape time set first."""
     for queue, depth in queue_depths.items():
         QUEUE_DEPTH.labels(queue).set(depth)
+    REDIS_MEMORY_USED.set(memory.used_bytes)
+    REDIS_MEMORY_MAX.set(memory.max_bytes)
     STATE_LOST_AT.set(0 if state_lost_at_ms is None else state_lost_at_ms / 1000)
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -59,5 +59,7 @@ class WorkerSettings:
     poll_delay = 0.03
     max_jobs = 20
     keep_result = 60
-    health_check_interval = 10
+    # arq writes its health-check key with a plain PSETEX, and a write refused by a full Redis (maxmemory,
+    # noeviction) raises out of arq's main loop and ends the worker: written once a day, not every 10 s.
+    health_check_interval = 86_400
     job_timeout = SYNC_JOB_TIMEOUT_S

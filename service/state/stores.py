@@ -10,6 +10,7 @@ from service.state.account_state import AccountStates
 from service.state.deliveries import DeliveryStore
 from service.state.eventlog import EventLog, FanoutFeed
 from service.state.marker import StateMarker
+from service.state.memory import Memory, memory
 from service.state.retention import Retention
 from service.state.scheduling import SyncSchedule
 from service.state.subscriptions import SubscriptionStore
@@ -51,6 +52,9 @@ class Stores:
     async def ping(self) -> None:
         """Raises unless Redis answers."""
         await self.redis.ping()
+
+    async def memory(self) -> Memory:
+        return await memory(self.redis)
 
     async def queue_depths(self, now_ms: int) -> dict[str, int]:
         """Work waiting in Redis: syncs due now, and deliveries queued across every subscription."""

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.config import Settings, load_settings
 from service.logging import configure_logging
+from service.state.memory import UnsafePolicy, check_policy
 from service.web import admin, health, openapi, subscriptions_api, webhooks
 from service.web.deps import WebDeps
 from service.web.responses import error
@@ -77,6 +78,21 @@ def routes() -> list[Route]:
     ]
 
 
+async def refuse_evicting_redis(deps: WebDeps) -> None:
+    """Stop at start on a Redis that may evict keys when full; a Redis not reachable yet is checked by the
+    workers when it is."""
+    try:
+        found = await deps.stores.memory()
+    except RedisError as exc:
+        log.warning("redis_unreachable_at_start", error=type(exc).__name__)
+        return
+    try:
+        check_policy(found)
+    except UnsafePolicy as exc:
+        log.error("redis_policy_unsafe", detail=str(exc))
+        raise
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app; settings are read from the environment when not handed in."""
     resolved = settings if settings is not None else load_settings()
@@ -85,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(resolved.secrets(), log_format=resolved.log_format, level=resolved.log_level)
         app.state.deps = WebDeps.build(resolved)
+        await refuse_evicting_redis(app.state.deps)
         # Everything alive after start-up (modules, routes, settings) lives as long as the process: moved out
         # of the collector's generations, the collections that run between callbacks have less to scan.
         gc.freeze()

@@ -20,14 +20,17 @@ async def healthz(request: Request) -> Response:
 async def metrics_text(request: Request) -> Response:
     stores: Stores = request.app.state.deps.stores
     depths = await stores.queue_depths(int(time.time() * 1000))
-    body, content_type = metrics.render(depths, await stores.marker.last_loss_at_ms())
+    body, content_type = metrics.render(depths, await stores.marker.last_loss_at_ms(), await stores.memory())
     return Response(body, media_type=content_type)
 
 
 async def readyz(request: Request) -> Response:
     stores: Stores = request.app.state.deps.stores
     try:
-        await stores.ping()
+        found = await stores.memory()
     except (RedisError, OSError):
         return JSON({"status": "unavailable", "redis": "down"}, status_code=503)
+    if found.full:
+        # Writes are refused until memory frees (maxmemory with noeviction): callbacks get 503 meanwhile.
+        return JSON({"status": "unavailable", "redis": "full"}, status_code=503)
     return JSON({"status": "ready"})
