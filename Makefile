@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make test: lint, type-check, then the whole suite (a bundled Valkey starts when REDIS_URL is unset)
+## make test: lint, type-check, then the whole suite (a bundled Valkey starts when REDIS_URL is unset). Test
+## files run in parallel (pytest-xdist, one file per worker at a time so that a file's shared relay starts once):
+## most of the suite waits on real processes and sockets, not on the CPU.
+TEST_WORKERS ?= 3
 test: $(STAMP) lint typecheck
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -x
