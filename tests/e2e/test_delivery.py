@@ -194,11 +194,11 @@ def test_dead_letter_then_replay(sandbox: Sandbox, relay: Relay, subscriber: Sub
     assert len(failed[0]["attempts"]) == 3
     replay = relay.http.post(f"/subscriptions/{sub['id']}/replay", json={"event_ids": [event_id]})
     assert replay.status_code == 202
-    assert replay.json() == {"queued": 1}
+    assert replay.json()["queued"] == 1
     wait_deliveries(relay, sub["id"], "delivered")
     assert subscriber.on("/dl")[-1].headers["webhook-id"] == event_id
     since = relay.http.post(f"/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"})
-    assert since.json() == {"queued": 1}
+    assert since.json()["queued"] == 1
     wait_until(lambda: len(subscriber.on("/dl")) == 5 or None, timeout=20, what="second replay")
 
 
