@@ -190,6 +190,18 @@ of them. `bench/results/latest.json` keeps every sample beside the medians.
   in quiet rounds (bare: 2.0-2.2 ms), tens of ms when the bare endpoint itself stalls. The web process
   freezes its start-up objects out of the garbage collector (`gc.freeze()`): alternated A/B, p99 13-73 ms
   with it (7 rounds) against 37-478 ms without (4 rounds) in a noisy hour.
+- **Bounded request heads** (measured 2026-12-01 on this machine while other work loaded it). The web runs
+  uvicorn's httptools protocol with bounds on request heads and slow connections
+  (`service/web/http_protocol.py`, README's Deployment), and the ingest scenario starts it from the
+  Procfile's line. Against plain httptools, alternated: web CPU per callback 128.9 vs 128.8 us (16 rounds
+  of wrk, 4 s each) and 140.0 vs 140.2 us (10 rounds); throughput 7,104 vs 7,349 and 6,553 vs 6,623 req/s;
+  beside the bare endpoint (8 rounds of 5 s), 43.0% vs 52.2% of it in one run and 52.5% vs 45.9% in the
+  next: no cost above the noise. `python -m bench.ingest`, before and after alternated twice: 46.1% and
+  40.0% of the bare endpoint before, 69.7% and 51.4% after; p99 at 2,000 req/s was 85-298 ms either way
+  and 73-129 ms for the bare endpoint in that hour, so it says nothing about the change. uvicorn's
+  `--http h11` (which bounds a head's size but not its time) costs 322 us per callback (2.3x) and
+  throughput with it: 2,772 against 6,623 req/s (10 rounds), 18.8% of the bare endpoint against 52.2%
+  for httptools (8 rounds).
 - **Sync** (unchanged 100k re-sync 2.1-3.3 s, 1.4-1.9x the raw fetch; ~105 MB peak RSS). Pages are read
   shallowly: each record stays its exact bytes (msgspec `Raw`), the ids of a whole page are read in one
   pass, and a record is parsed and translated only when its SHA-256 source digest differs from its
