@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +51,16 @@ def record(account: Account, out: Outgoing | None, delivery: Delivery, at: str) 
     }
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """Loading the trust store is most of what making a client costs: done once, not per callback."""
+    return ssl.create_default_context()
+
+
 async def deliver(sb: Sandbox, account: Account, out: Outgoing) -> Delivery:
     try:
-        # A client per callback: callbacks are rare, and nothing is left open if the app never shuts down.
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+        # A client per callback: nothing is left open if the app never shuts down.
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, verify=_tls()) as client:
             response = await client.post(out.url, content=out.body, headers=out.headers)
         delivery = Delivery(response.status_code, response.text, None)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:

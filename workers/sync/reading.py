@@ -136,27 +136,28 @@ class Reader:
                 fetching = asyncio.ensure_future(fetch(self.send, request, pager.feed)) if request is not None else None
                 await self.recorder.page(records)
                 if hints_pending is not None:
-                    await self._hints_meanwhile(hints_pending)
+                    await self.new_hints(hints_pending)
         finally:
             if fetching is not None and not fetching.done():
                 fetching.cancel()
 
-    async def _hints_meanwhile(self, hints_pending: HintSource) -> None:
+    async def new_hints(self, hints_pending: HintSource) -> int:
+        """Read narrowly the hints pending now that this sync has not read yet; how many were found. One the
+        provider does not find, or refuses, stays pending for the next sync."""
         if self.provider.narrow_reader is None:
-            return  # a provider without narrow reads lists everything in one answer anyway
-        fresh = {
-            invoice_id: stamp
-            for invoice_id, stamp in (await hints_pending()).items()
-            if self.served.get(invoice_id) != stamp
-        }
+            return 0  # a provider without narrow reads lists everything in one answer anyway
+        pending = await hints_pending()
+        fresh = {invoice_id: stamp for invoice_id, stamp in pending.items() if self.served.get(invoice_id) != stamp}
         if not fresh:
-            return
+            return 0
         try:
             not_found = set(await self._narrow(list(fresh)))
         except ProviderRejected as exc:
             log.info("narrow_read_refused", error=str(exc))
-            return  # left pending: the next sync reads them
-        self.served.update({invoice_id: stamp for invoice_id, stamp in fresh.items() if invoice_id not in not_found})
+            return 0
+        found = {invoice_id: stamp for invoice_id, stamp in fresh.items() if invoice_id not in not_found}
+        self.served.update(found)
+        return len(found)
 
     async def _narrow(self, invoice_ids: Sequence[str]) -> list[str]:
         assert self.provider.narrow_reader is not None

@@ -40,6 +40,10 @@ log = structlog.get_logger("relay.sync")
 
 #: Narrow requests in flight at once, by default (RELAY_PROVIDER_CONCURRENCY).
 DEFAULT_CONCURRENCY = 4
+#: After a narrow read, hints that arrived meanwhile are read in the same sync, round after round while
+#: they keep coming, up to this long: a steady stream of callbacks is served without a new sync (a claim,
+#: a job and their round trips) for each handful of invoices, and the lease is renewed well within it.
+FOLLOW_UP_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +143,19 @@ async def _narrow_or_full(reader: Reader, plan: SyncPlan) -> ReadKind:
         log.info("narrow_read_refused", error=str(exc))
         not_found = list(plan.hints)
     if not not_found:
+        await _follow_up(reader, plan)
         return ReadKind.NARROW
     log.info("narrow_read_incomplete", not_found=not_found[:20], missing=len(not_found))
     await _full(reader, plan)
     return ReadKind.FULL
+
+
+async def _follow_up(reader: Reader, plan: SyncPlan) -> None:
+    if plan.hints_pending is None:
+        return
+    ends = time.monotonic() + FOLLOW_UP_S
+    while time.monotonic() < ends and await reader.new_hints(plan.hints_pending):
+        pass
 
 
 async def _full(reader: Reader, plan: SyncPlan) -> None:
