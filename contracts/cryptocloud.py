@@ -32,7 +32,7 @@ from contracts.jsonio import dumps, loads_exact
 from contracts.jwt import verify_hs256
 from contracts.model import Invoice, Status, map_status
 from contracts.narrow import NarrowRead, NarrowRequest, distinct
-from contracts.paging import Pager
+from contracts.paging import PagedListing, Pager
 from contracts.provider import Provider
 from contracts.records import RawRecord
 from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
@@ -242,6 +242,50 @@ def page_request(query: ListQuery, page: int, *, page_size: int = PAGE_SIZE, as_
     return query.request(offset, page_size if as_count else offset + page_size)
 
 
+class ConcurrentListing:
+    """`PagedListing` over `/v2/invoice/merchant/list`: the first page is the `ListPager`'s first request; its
+    `all_count` and its length (the server's page size, when shorter than the total) give every other page
+    (`page_request`). Unlike the `ListPager`, a listing that shifts between pages is not followed: a record
+    that comes twice is dropped by `uuid`, one that moves past a page already read is left to the next sync."""
+
+    def __init__(self, query: ListQuery) -> None:
+        self._query = query
+        self._seen: set[str] = set()
+        self._others: list[HttpRequest] | None = None
+
+    def first_request(self) -> HttpRequest:
+        return page_request(self._query, 0)
+
+    def feed_first(self, response: HttpResponse) -> list[object]:
+        records, all_count = read_page(response)
+        if all_count is not None:
+            page_size = len(records) if 0 < len(records) < all_count else PAGE_SIZE
+            pages = min(page_count(all_count, page_size), MAX_PAGES)
+            self._others = [page_request(self._query, page, page_size=page_size) for page in range(1, pages)]
+        return self._new(records)
+
+    def other_requests(self) -> list[HttpRequest] | None:
+        return self._others
+
+    def feed(self, response: HttpResponse) -> list[object]:
+        return self._new(read_page(response)[0])
+
+    def _new(self, records: list[object]) -> list[object]:
+        fresh = []
+        for record in records:
+            uuid = _uuid_of(record)
+            if uuid is None:
+                fresh.append(record)  # passed through for translation to report
+            elif uuid not in self._seen:
+                self._seen.add(uuid)
+                fresh.append(record)
+        return fresh
+
+
+def make_paged_listing(account: Account, today: date, session: str | None) -> PagedListing:
+    return ConcurrentListing(list_query(account, today))
+
+
 # --- the narrow read: the info endpoint ----------------------------------------------------------
 
 #: Fields the list answer carries and `translate` reads that the info documentation's example leaves out.
@@ -387,6 +431,7 @@ PROVIDER = Provider(
     record_id=_uuid_of,
     verify_callback=verify_callback,
     narrow_reader=make_narrow_read,
+    paged_listing=make_paged_listing,
     account_keys={
         "api_key": AccountKey(secret, required=True),
         # Without the project's secret key postbacks cannot be verified, and are refused: polling still works.

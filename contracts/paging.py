@@ -37,3 +37,23 @@ class SinglePage:
         records = self._extract(response)
         self._request = None
         return records
+
+
+class PagedListing(Protocol):
+    """A list a caller can fetch concurrently: the first page tells how many there are, and the others are
+    independent requests from then on. Records come out each once (by id) whatever order answers arrive in."""
+
+    def first_request(self) -> HttpRequest: ...
+
+    def feed_first(self, response: HttpResponse) -> list[object]:
+        """The first page's records; afterwards `other_requests` is known."""
+        ...
+
+    def other_requests(self) -> list[HttpRequest] | None:
+        """The requests for every other page; None when the first answer did not tell the total (the caller
+        pages one after the other instead)."""
+        ...
+
+    def feed(self, response: HttpResponse) -> list[object]:
+        """Another page's records, those no page fed before held."""
+        ...

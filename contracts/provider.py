@@ -14,7 +14,7 @@ from contracts.account_keys import AccountKey
 from contracts.accounts import Account
 from contracts.model import Invoice
 from contracts.narrow import NarrowRead
-from contracts.paging import Pager
+from contracts.paging import PagedListing, Pager
 from contracts.wire import CallbackHint, CallbackRequest, HttpRequest, HttpResponse
 
 
@@ -44,3 +44,6 @@ class Provider:
     #: (account, invoice ids in the `invoice_id` form, login session token or None) -> a read of just those
     #: invoices from the same API as the list; None for a provider that has only its list (SMSOnline).
     narrow_reader: Callable[[Account, Sequence[str], str | None], NarrowRead] | None = None
+    #: (account, today in UTC, login session token or None) -> the list as pages to fetch concurrently; None
+    #: for a provider whose list does not say its total (it is read with `make_pager`, page after page).
+    paged_listing: Callable[[Account, date, str | None], PagedListing] | None = None

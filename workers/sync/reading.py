@@ -16,7 +16,7 @@ import structlog
 
 from contracts.accounts import Account
 from contracts.errors import ProviderAuthFailed, ProviderRejected, ProviderTransient
-from contracts.paging import Pager
+from contracts.paging import PagedListing, Pager
 from contracts.provider import Provider
 from contracts.wire import HttpRequest, HttpResponse
 from service.state.account_state import AUTH_FAILED, ERROR
@@ -50,13 +50,20 @@ def backoff(attempt: int, base: float = 0.5, cap: float = 8.0) -> float:
     return random.uniform(0, min(cap, base * 2**attempt))  # noqa: S311 - jitter, not security
 
 
-async def fetch(send: Sender, request: HttpRequest, read: Callable[[HttpResponse], T]) -> T:
+async def fetch(
+    send: Sender,
+    request: HttpRequest,
+    read: Callable[[HttpResponse], T],
+    on_retry: Callable[[], None] | None = None,
+) -> T:
     """One request and its answer read, retrying transient failures with backoff and honouring a short
-    Retry-After."""
+    Retry-After; `on_retry` hears of each failure retried."""
     for attempt in range(PAGE_ATTEMPTS):
         try:
             return read(await send(request))
         except ProviderTransient as exc:
+            if on_retry is not None:
+                on_retry()
             asked = exc.delay(datetime.now(UTC))
             last = attempt == PAGE_ATTEMPTS - 1
             if last or (asked is not None and asked > MAX_INLINE_WAIT):
@@ -77,17 +84,26 @@ class Reader:
     send: Sender
     sessions: Sessions
     recorder: Recorder
-    #: Narrow requests in flight at once (RELAY_PROVIDER_CONCURRENCY).
+    #: Requests in flight at once: narrow reads, and a full read's pages where the provider allows
+    #: (RELAY_PROVIDER_CONCURRENCY).
     concurrency: int
     served: dict[str, str] = field(default_factory=dict)
+    #: Pages fetched concurrently are recorded one at a time (the recorder and its source cache are not
+    #: shared between concurrent commits).
+    _recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def full(self, hints_pending: HintSource | None = None) -> None:
         """The whole list. Hints that arrive meanwhile are read narrowly between its pages: a long full read
         does not hold up the invoices callbacks name."""
 
         async def read() -> None:
-            pager = self.provider.make_pager(self.account, datetime.now(UTC).date(), await self._token())
-            await self._pages(pager, hints_pending)
+            today, token = datetime.now(UTC).date(), await self._token()
+            make_listing = self.provider.paged_listing if self.concurrency > 1 else None
+            if make_listing is not None and await self._concurrent_pages(
+                make_listing(self.account, today, token), hints_pending
+            ):
+                return
+            await self._pages(self.provider.make_pager(self.account, today, token), hints_pending)
 
         await self._logged_in(read)
 
@@ -140,6 +156,49 @@ class Reader:
         finally:
             if fetching is not None and not fetching.done():
                 fetching.cancel()
+
+    async def _concurrent_pages(self, listing: PagedListing, hints_pending: HintSource | None) -> bool:
+        """The first page, then every other up to `concurrency` at a time (halved, down to one, each time the
+        provider asks to slow down or fails and is retried). False when the first page did not say how many
+        there are: the list is then read page after page."""
+        await self._record(await fetch(self.send, listing.first_request(), listing.feed_first), hints_pending)
+        others = listing.other_requests()
+        if others is None:
+            return False
+        pending = iter(others)
+        window = self.concurrency
+
+        def slow_down() -> None:
+            nonlocal window
+            window = max(1, window // 2)
+
+        async def slot(number: int) -> None:
+            # A slot past the window stops before taking a page: in-flight requests shrink as the window does.
+            while number < window:
+                request = next(pending, None)
+                if request is None:
+                    return
+                await self._record(await fetch(self.send, request, listing.feed, slow_down), hints_pending)
+
+        tasks = [asyncio.ensure_future(slot(number)) for number in range(self.concurrency)]
+        try:
+            await asyncio.gather(*tasks)
+        except ProviderRejected as exc:
+            # A server that refuses these pages' `limit` (it reads it as a page size and caps it): page after
+            # page instead, which asks its way. What was recorded meanwhile reads again as unchanged.
+            log.info("concurrent_pages_refused", error=str(exc))
+            return False
+        finally:
+            for task in tasks:
+                task.cancel()
+        return True
+
+    async def _record(self, records: list[object], hints_pending: HintSource | None) -> None:
+        async with self._recording:
+            self.recorder.counts.pages += 1
+            await self.recorder.page(records)
+            if hints_pending is not None:
+                await self.new_hints(hints_pending)
 
     async def new_hints(self, hints_pending: HintSource) -> int:
         """Read narrowly the hints pending now that this sync has not read yet; how many were found. One the

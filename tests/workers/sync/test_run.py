@@ -3,6 +3,7 @@ Valkey: what is recorded, what is logged, and with which context."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -301,3 +302,53 @@ async def test_the_baseline_ends_with_the_first_complete_sync(
     assert (later.status, later.records, later.events) == ("ok", 251, 2)
     logged, _ = await eventlog.page(after=None, limit=1000)
     assert sorted(event.type for event in logged) == ["invoice.canceled", "invoice.created"]
+
+
+@pytest.mark.parametrize("limit_mode", ["index", "count"])
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 350, 1001])
+async def test_a_full_read_fetches_pages_concurrently_and_records_every_invoice_once(
+    redis_url: str, limit_mode: str, count: int
+) -> None:
+    """Under both readings of CryptoCloud's `limit`, with a fifth of the list requests failing once."""
+    state = Sandbox()
+    create_account(
+        state,
+        {"name": "shop", "provider": "cryptocloud", "count": count, "seed": count, "limit_mode": limit_mode, **KEYS},
+    )
+    requests: list[HttpRequest] = []
+    in_flight = [0, 0]  # now, at most
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(state)), base_url="http://sandbox"
+    ) as client:
+        await client.post("/_sandbox/accounts/shop/faults", json={"kind": "500", "rate": 0.2, "count": 5})
+        plain = sender(client)
+
+        async def recording(request: HttpRequest) -> HttpResponse:
+            requests.append(request)
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+            try:
+                await asyncio.sleep(0.002)  # a round trip, so that requests sent together overlap
+                return await plain(request)
+            finally:
+                in_flight[0] -= 1
+
+        redis = Redis.from_url(redis_url)
+        try:
+            outcome = await run_sync(
+                ACCOUNT,
+                recording,
+                Sessions(plain),
+                EventLog(redis),
+                baseline_done=True,
+                sources=SourceCache(),
+                concurrency=4,
+            )
+            assert (outcome.report.status, outcome.report.records, outcome.report.events) == ("ok", count, count)
+            assert await redis.hlen("relay:snap:shop") == count
+        finally:
+            await redis.aclose()
+    offsets = sorted({json.loads(r.body or b"{}")["offset"] for r in requests})
+    assert offsets == [page * 100 for page in range(max(1, -(-count // 100)))]
+    # The first page alone, then several at once, at most RELAY_PROVIDER_CONCURRENCY.
+    assert in_flight[1] == 1 if count <= 200 else 2 <= in_flight[1] <= 4
