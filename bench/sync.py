@@ -1,6 +1,9 @@
 """Sync: a sandbox CryptoCloud account of N invoices (100,000 in the full run): the first sync (baseline),
 a re-sync with nothing changed (must log 0 events), a re-sync with 10% changed; wall time and the worker's
-peak RSS. Ceiling: fetching the same pages raw from the sandbox with no processing.
+peak RSS. Ceiling: fetching the same pages raw from the sandbox with no processing, one after the other.
+Then full reads of another account of N invoices whose every request takes 50 ms, as a real provider's
+round trip: the first (every invoice new), and a scheduled re-read (what a poll costs): what fetching pages
+concurrently buys.
 
 `python -m bench.sync [--quick]`
 """
@@ -20,6 +23,18 @@ from tests.support.procs import Valkey
 from tests.support.relay import Relay, Sandbox, sandbox_process
 
 CREDENTIALS = {"api_key": "bench-sync-key", "secret_key": "bench-sync-secret-0123456789abcdef"}
+SLOW_CREDENTIALS = {"api_key": "bench-slow-key", "secret_key": "bench-slow-secret-0123456789abcdef"}
+#: The provider's round trip for the second account, and the target for its full read of 100,000 invoices.
+LATENCY_MS = 50
+FULL_100K_TARGET_S = 15.0
+
+
+def account_toml(name: str, base_url: str, credentials: dict[str, str]) -> str:
+    return (
+        f'[accounts.{name}]\nprovider = "cryptocloud"\nbase_url = "{base_url}"\n'
+        f'api_key = "{credentials["api_key"]}"\nsecret_key = "{credentials["secret_key"]}"\n'
+        'poll_interval = 0\ninitial_sync = "baseline"\n'
+    )
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -70,12 +85,11 @@ def run(quick: bool = False) -> dict[str, object]:
     total = 20_000 if quick else 100_000
     with sandbox_process() as sandbox, Valkey() as redis:
         sandbox.create_account(name="big", provider="cryptocloud", count=total, seed=11, **CREDENTIALS)
-        ceiling = [raw_fetch(sandbox.url, total) for _ in range(2)]  # the first also renders the records once
-        toml = (
-            f'[accounts.big]\nprovider = "cryptocloud"\nbase_url = "{sandbox.url}"\n'
-            f'api_key = "{CREDENTIALS["api_key"]}"\nsecret_key = "{CREDENTIALS["secret_key"]}"\n'
-            'poll_interval = 0\ninitial_sync = "baseline"\n'
+        sandbox.create_account(
+            name="slow", provider="cryptocloud", count=total, seed=12, latency_ms=LATENCY_MS, **SLOW_CREDENTIALS
         )
+        ceiling = [raw_fetch(sandbox.url, total) for _ in range(2)]  # the first also renders the records once
+        toml = account_toml("big", sandbox.url, CREDENTIALS) + account_toml("slow", sandbox.url, SLOW_CREDENTIALS)
         relay = Relay(redis.url, toml, env={"RELAY_LOG_LEVEL": "WARNING"})
         try:
             relay.start_web()
@@ -87,6 +101,8 @@ def run(quick: bool = False) -> dict[str, object]:
             ten_percent = timed_sync(relay, "big")
             events = len(relay.events(account="big")) - events_before
             ceiling.append(raw_fetch(sandbox.url, total))
+            first_latency50 = timed_sync(relay, "slow")
+            full_latency50 = timed_sync(relay, "slow")
             rss = peak_rss_mb(worker.pid)
         finally:
             relay.stop()
@@ -100,6 +116,9 @@ def run(quick: bool = False) -> dict[str, object]:
         "events_after_10pct": events,
         "changed": changed,
         "peak_rss_mb": rss,
+        "first_full_latency50_s": first_latency50,
+        "full_latency50_s": full_latency50,
+        "full_latency50_target_s": FULL_100K_TARGET_S * total / 100_000,
         "samples": {"unchanged": unchanged, "ceiling": ceiling},
     }
 
