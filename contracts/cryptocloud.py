@@ -47,7 +47,7 @@ INFO_BATCH = 100
 #: A listing that has not ended after this many pages is a server gone wrong (a million invoices in one
 #: lookback window): the pager gives up rather than page forever.
 MAX_PAGES = 10_000
-#: The list example has no `fiat_currency`; SPEC: "`fiat_currency`, else USD".
+#: The list example has no `fiat_currency`; the event contract pairs it with `fiat_currency`, else USD.
 DEFAULT_CURRENCY = "USD"
 ID_PREFIX = "INV-"
 
@@ -346,8 +346,8 @@ def translate(account: Account, record: object) -> Invoice:
         invoice_id=invoice_id(read.identifier("uuid")),
         status=map_status(provider_status, _STATUSES),
         provider_status=provider_status,
-        # SPEC pairs `amount` with `fiat_currency`; the docs call it just "invoice amount" beside
-        # `amount_usd` and `amount_in_fiat`, so which currency it is in is the SPEC's reading.
+        # The event contract pairs `amount` with `fiat_currency`; the docs call it just "invoice amount" beside
+        # `amount_usd` and `amount_in_fiat`, so which currency it is in is the contract's reading.
         amount=read.amount("amount"),
         amount_paid=read.amount("amount_paid", required=False),
         currency=read.text("fiat_currency") or DEFAULT_CURRENCY,

@@ -33,7 +33,7 @@ NAME = "ispcrm"
 _LOGIN_PATH = "/api/v1/subscriber/Login"
 _INVOICES_PATH = "/api/v1/subscriber/getCustomersInvoices"
 
-#: SPEC's table. Only `Paid` and `Pending` are documented (capitalised); the others are undocumented, the
+#: The status table of the event contract (README). Only `Paid` and `Pending` are documented (capitalised); the others are undocumented, the
 #: usual billing words, and anything else maps to unknown.
 _STATUSES: Mapping[str, Status] = {
     "paid": Status.PAID,

@@ -1,4 +1,4 @@
-"""The canonical invoice and the event envelope, exactly as SPEC's "The event contract" shows them."""
+"""The canonical invoice and the event envelope, exactly as the event contract (README) shows them."""
 
 from __future__ import annotations
 

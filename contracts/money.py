@@ -1,4 +1,4 @@
-"""Amounts: parsed into `Decimal` without ever passing through a float, rendered as SPEC says."""
+"""Amounts: parsed into `Decimal` without ever passing through a float, rendered as the event contract says."""
 
 from __future__ import annotations
 

@@ -126,9 +126,9 @@ def make_narrow_read(account: Account, invoice_ids: Sequence[str], session: str 
 
 
 def status_of(provider_status: str, total: Decimal, paid: Decimal | None) -> Status:
-    """SPEC's table: the status word, refined by how much of `total` is `paid`.
+    """The event contract's status table: the status word, refined by how much of `total` is `paid`.
 
-    Only the two refinements SPEC names: an `active` invoice paid in full stays pending until SimplePay
+    Only the two refinements the contract names: an `active` invoice paid in full stays pending until SimplePay
     itself calls it `success`, and a `success` one paid short stays paid (the provider decided).
     """
     status = map_status(provider_status, _STATUSES)
@@ -145,7 +145,7 @@ def translate(account: Account, record: object) -> Invoice:
     read = RecordReader.of(record, "id")
     invoice_id = read.identifier("id")
     provider_status = read.text("status", required=True)
-    # The docs' "Total" also mentions "amount that left to pay"; SPEC reads it as the invoice amount.
+    # The docs' "Total" also mentions "amount that left to pay"; the contract reads it as the invoice amount.
     total = read.amount("total")
     paid = read.amount("paid", required=False)
     return Invoice(
@@ -168,7 +168,7 @@ def translate(account: Account, record: object) -> Invoice:
 
 
 def _currency(read: RecordReader) -> str:
-    # `currency.symbol` per SPEC. The docs' example holds only "text", so whether it is a code ("USDT")
+    # `currency.symbol`, as the event contract says. The docs' example holds only "text", so whether it is a code ("USDT")
     # or a sign ("$") is unknown: it is passed on as sent, trimmed. Text only, unlike `RecordReader.text`:
     # a number here would be neither a code nor a sign.
     currency = read.nested("currency")

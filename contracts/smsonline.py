@@ -27,7 +27,7 @@ from contracts.wire import HttpRequest
 
 NAME = "smsonline"
 
-#: SPEC's table. Only `cancel` is documented by SMSOnline; the rest is the vocabulary of Cryptomus, which
+#: The status table of the event contract (README). Only `cancel` is documented by SMSOnline; the rest is the vocabulary of Cryptomus, which
 #: processes its crypto payments. `refund_process`, `refund_fail` and anything else map to unknown.
 _STATUSES: Mapping[str, Status] = {
     "paid": Status.PAID,

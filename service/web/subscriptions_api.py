@@ -131,7 +131,7 @@ async def patch(request: Request) -> Response:
         return _not_found()
     before, updated = result
     if before.enabled and not updated.enabled:
-        # SPEC: `failed` covers deliveries given up because the subscription was disabled.
+        # The operator API's `failed` covers deliveries given up because the subscription was disabled.
         await deps.stores.deliveries.fail_all(subscription.id)
     return JSON(updated.public())
 

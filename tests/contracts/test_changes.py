@@ -1,4 +1,4 @@
-"""Change detection against every rule of SPEC's "The event contract": which observation emits which
+"""Change detection against every rule of the event contract (README): which observation emits which
 event, with which sequence and previous status, and which emits nothing."""
 
 from __future__ import annotations

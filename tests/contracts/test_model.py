@@ -1,4 +1,4 @@
-"""The canonical invoice and the event envelope: shapes as SPEC shows them, JSON as delivered."""
+"""The canonical invoice and the event envelope: shapes as the event contract shows them, JSON as delivered."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from contracts.model import (
     status_event_type,
 )
 
-#: SPEC's example event, field for field.
+#: The event contract's example event, field for field.
 SPEC_EXAMPLE: dict[str, Any] = {
     "id": "evt_example",
     "type": "invoice.paid",
@@ -80,7 +80,7 @@ def test_event_to_dict_is_spec_example() -> None:
 
 
 def test_field_order_follows_spec() -> None:
-    """Not required by JSON, but subscribers reading logs see fields in SPEC's order."""
+    """Not required by JSON, but subscribers reading logs see fields in the contract's order."""
     document = EVENT.to_dict()
     assert list(document) == list(SPEC_EXAMPLE)
     assert list(document["data"]) == list(SPEC_EXAMPLE["data"])

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from contracts.money import format_amount, parse_amount, scale_minor_units
 
-#: SPEC: plain decimal text, no exponent, at least two fraction digits (the schema's pattern, ASCII only).
+#: The event contract: plain decimal text, no exponent, at least two fraction digits (the schema's pattern, ASCII only).
 RENDERED = re.compile(r"-?[0-9]+\.[0-9]{2,}", re.ASCII)
 
 
