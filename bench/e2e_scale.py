@@ -59,10 +59,27 @@ async def drive(sandbox: Sandbox, relay_url: str, invoices: list[str], rate: flo
     return sent
 
 
+#: The small case: an account of 600 invoices, a provider answering at once, 100 postbacks a second.
+SMALL = (600, 0, 100.0)
+SMALL_P95_TARGET_MS = 60.0
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     invoices, rate, duration = (5_000, 20.0, 10.0) if quick else (20_000, 20.0, 30.0)
+    large = measure(invoices, LATENCY_MS, rate, duration)
+    small_invoices, small_latency, small_rate = SMALL
+    # 100 postbacks a second for 3 s: 300 payments, most of the account's open invoices.
+    small = measure(small_invoices, small_latency, small_rate, 3.0)
+    return {
+        **large,
+        "p95_target_ms": P95_TARGET_MS,
+        "small": {**small, "p95_target_ms": SMALL_P95_TARGET_MS},
+    }
+
+
+def measure(invoices: int, latency_ms: int, rate: float, duration: float) -> dict[str, Any]:
     with sandbox_process() as sandbox, Valkey() as redis:
-        create_sandbox_account(sandbox, ACCOUNT, "cryptocloud", count=invoices, latency_ms=LATENCY_MS)
+        create_sandbox_account(sandbox, ACCOUNT, "cryptocloud", count=invoices, latency_ms=latency_ms)
         # Baseline: the first read records the account silently, so the first event of an invoice is its payment.
         toml = account_table(ACCOUNT, "cryptocloud", sandbox.url, initial_sync="baseline")
         port = free_port()
@@ -104,7 +121,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     logged = [(observed[key] - at) * 1000 for key, at in sent.items() if key in observed]
     return {
         "invoices": invoices,
-        "latency_ms": LATENCY_MS,
+        "latency_ms": latency_ms,
         "rate": rate,
         "duration_s": duration,
         "callbacks": len(sent),
@@ -116,7 +133,6 @@ def run(quick: bool = False) -> dict[str, Any]:
         "logged_p95_ms": percentile(logged, 0.95),
         "provider_requests": requests,
         "first_full_read_s": full_read_s,
-        "p95_target_ms": P95_TARGET_MS,
     }
 
 

@@ -165,6 +165,14 @@ def table(data: dict[str, Any], quick: bool) -> str:
             f"{r['p95_ms']} ms, {r['missing']} missing of {r['callbacks']}; {r['provider_requests']} provider requests | "
             f"| | p95 <= {r['p95_target_ms']:g} ms, 0 missing | {'yes' if met else 'no'} |"
         )
+        if "small" in r:
+            s = r["small"]
+            met = s["p95_ms"] <= s["p95_target_ms"] and s["missing"] == 0
+            rows.append(
+                f"| end to end, small: {s['invoices']}-invoice CryptoCloud account, provider answering at once, "
+                f"{s['rate']:.0f} postbacks/s | p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, {s['missing']} missing of "
+                f"{s['callbacks']} | | | p95 <= {s['p95_target_ms']:g} ms, 0 missing | {'yes' if met else 'no'} |"
+            )
     if "sandbox" in data:
         rows += sandbox_rows(data["sandbox"])
     if "idle" in data:
