@@ -17,7 +17,7 @@ install: $(STAMP)
 ## make test: lint, type-check, then the whole suite (a bundled Valkey starts when REDIS_URL is unset). Test
 ## files run in parallel (pytest-xdist, one file per worker at a time so that a file's shared relay starts once):
 ## most of the suite waits on real processes and sockets, not on the CPU.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
