@@ -75,9 +75,11 @@ def call_back(relay: Relay, sandbox: Sandbox, account: str, invoice_id: str) -> 
 def test_a_hinted_callback_reads_only_its_invoice(relay: Relay, sandbox: Sandbox, account: str, narrow: int) -> None:
     target = open_invoices(sandbox, account)[0]
     before = sandbox.stats(account)
+    synced = relay.accounts()[account]["last_sync_at"]
     sandbox.act(account, target["id"], "pay")
     call_back(relay, sandbox, account, target["id"])
     wait_until(lambda: len(events_of(relay, account, target["id"])) == 2 or None, timeout=15, what="the change")
+    relay.wait_synced(account, after=synced)  # the change is logged before its sync ends and is recorded
     assert [e["type"] for e in events_of(relay, account, target["id"])][-1] in ("invoice.paid", "invoice.overpaid")
     after = sandbox.stats(account)
     # SMSOnline has only its list: one list request, and still no more.

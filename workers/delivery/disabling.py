@@ -16,7 +16,7 @@ log = structlog.get_logger("relay.delivery")
 
 class Disabler:
     """Disables from one task per subscription, not from the attempt that learned of it: several attempts in
-    flight may all get 410 at once, and `on_disabled` (stopping the subscription's lane) cancels attempts."""
+    flight may all get 410 at once, and `on_disabled` retires the subscription's lane."""
 
     def __init__(
         self, subscriptions: SubscriptionStore, deliveries: DeliveryStore, on_disabled: Callable[[str], None]

@@ -71,7 +71,8 @@ class Lane:
         self.slots_free = asyncio.Event()
         #: Claimed deliveries not yet finished: queued for a sender or being sent.
         self.busy = 0
-        self.queue: asyncio.Queue[tuple[Claimed, bytes | None, list[bytes]]] = asyncio.Queue()
+        #: Claimed deliveries for the senders; None tells a sender to end (`retire`).
+        self.queue: asyncio.Queue[tuple[Claimed, bytes | None, list[bytes]] | None] = asyncio.Queue()
         self.outcomes: Coalescer[Outcome] = Coalescer(self._record)
         self.width = context.width
         self.senders: set[asyncio.Task[None]] = set()
@@ -81,6 +82,14 @@ class Lane:
         # Claimed deliveries left unsent come due again when their lease ends (at least once).
         for task in (self.task, *self.senders):
             task.cancel()
+
+    def retire(self) -> None:
+        """Claim no more; what is claimed is still sent and its outcome recorded (for a subscription disabled or
+        deleted meanwhile, as failed), then the senders end: an attempt already on the wire is not lost from
+        the delivery's history."""
+        self.task.cancel()
+        for _ in self.senders:
+            self.queue.put_nowait(None)
 
     async def _run(self) -> None:
         structlog.contextvars.bind_contextvars(subscription_id=self.subscription.id)
@@ -132,8 +141,8 @@ class Lane:
         await self.woken.wait()
 
     async def _send_loop(self) -> None:
-        while True:
-            delivery, body, keys = await self.queue.get()
+        while (work := await self.queue.get()) is not None:
+            delivery, body, keys = work
             try:
                 await self._attempt(delivery, body, keys)
             except RedisError as exc:  # the outcome stays unrecorded: the lease brings the delivery back

@@ -41,7 +41,7 @@ class DeliveryPool:
         concurrency: int,
     ) -> None:
         self._cache = cache
-        self._disabler = Disabler(subscriptions, store, on_disabled=self.stop_lane)
+        self._disabler = Disabler(subscriptions, store, on_disabled=self.retire_lane)
         self._context = LaneContext(
             store=store,
             bodies=bodies,
@@ -79,7 +79,7 @@ class DeliveryPool:
         wanted = {s.id: s for s in self._cache.subscriptions.values() if s.enabled}
         for subscription_id in list(self.lanes):
             if subscription_id not in wanted:
-                self.stop_lane(subscription_id)
+                self.retire_lane(subscription_id)
         for subscription_id, subscription in wanted.items():
             lane = self.lanes.get(subscription_id)
             if lane is None:
@@ -92,6 +92,12 @@ class DeliveryPool:
             lane = self.lanes.get(subscription_id)
             if lane is not None:
                 lane.woken.set()
+
+    def retire_lane(self, subscription_id: str) -> None:
+        """The subscription was disabled or deleted: its lane claims no more and finishes what it holds."""
+        lane = self.lanes.pop(subscription_id, None)
+        if lane is not None:
+            lane.retire()
 
     def stop_lane(self, subscription_id: str) -> None:
         lane = self.lanes.pop(subscription_id, None)

@@ -7,6 +7,7 @@ refuses the narrow request) becomes a full read, in the same sync.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ DEFAULT_CONCURRENCY = 4
 #: they keep coming, up to this long: a steady stream of callbacks is served without a new sync (a claim,
 #: a job and their round trips) for each handful of invoices, and the lease is renewed well within it.
 FOLLOW_UP_S = 2.0
+#: How long a follow-up round waits when nothing new came, and how many such rounds in a row end the sync.
+FOLLOW_UP_GAP_S = 0.01
+FOLLOW_UP_IDLE_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +155,19 @@ async def _narrow_or_full(reader: Reader, plan: SyncPlan) -> ReadKind:
 
 
 async def _follow_up(reader: Reader, plan: SyncPlan) -> None:
+    """Read the hints that keep arriving, round after round: between callbacks of a steady stream the sync
+    waits a little (FOLLOW_UP_GAP_S, at most FOLLOW_UP_IDLE_ROUNDS times in a row) rather than end and leave
+    the next callback to a new sync."""
     if plan.hints_pending is None:
         return
     ends = time.monotonic() + FOLLOW_UP_S
-    while time.monotonic() < ends and await reader.new_hints(plan.hints_pending):
-        pass
+    idle = 0
+    while time.monotonic() < ends and idle < FOLLOW_UP_IDLE_ROUNDS:
+        if await reader.new_hints(plan.hints_pending):
+            idle = 0
+        else:
+            idle += 1
+            await asyncio.sleep(FOLLOW_UP_GAP_S)
 
 
 async def _full(reader: Reader, plan: SyncPlan) -> None:
