@@ -13,6 +13,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 
 import aiohttp
 import httpx
@@ -23,6 +24,39 @@ from tests.support.relay import ADMIN_TOKEN, Relay, sandbox_process
 from tests.support.waiting import wait_until
 
 DRAIN_S = 15.0
+
+
+Receipts = Callable[[], dict[str, float]]
+
+
+@contextlib.contextmanager
+def relay_with_receipts(redis_url: str, toml: str, workers: int = 1) -> Iterator[tuple[Relay, Receipts]]:
+    """Web and `workers` worker processes, subscribed to a receipts sink (`bench.receipts`); with the function
+    that reads what the sink received (invoice key -> when its first event arrived)."""
+    port = free_port()
+    sink = python_module("bench.receipts", str(port), name="receipts").start()
+    relay = Relay(redis_url, toml, env={"RELAY_LOG_LEVEL": "WARNING"})
+    try:
+        sink.wait_http(f"http://127.0.0.1:{port}/receipts")
+        relay.start_web()
+        for _ in range(workers):
+            relay.start_worker()
+        relay.http.post("/subscriptions", json={"url": f"http://127.0.0.1:{port}/events"}).raise_for_status()
+
+        def receipts() -> dict[str, float]:
+            return dict(httpx.get(f"http://127.0.0.1:{port}/receipts", timeout=10).json())
+
+        yield relay, receipts
+    finally:
+        relay.stop()
+        sink.stop()
+
+
+def collect(receipts: Receipts, sent: dict[str, float]) -> dict[str, float]:
+    """The receipts once every change sent has one, or DRAIN_S has passed: what never arrives counts as missing."""
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: set(sent) <= set(receipts()), timeout=DRAIN_S, interval=0.5, what="all receipts")
+    return receipts()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -71,31 +105,13 @@ def run(quick: bool = False, workers: int = 1) -> dict[str, object]:
         for name, provider in zip(names, PROVIDERS.values(), strict=True):
             create_sandbox_account(sandbox, name, provider, count=0)
         toml = "\n".join(account_table(n, p, sandbox.url) for n, p in zip(names, PROVIDERS.values(), strict=True))
-        port = free_port()
-        sink = python_module("bench.receipts", str(port), name="receipts").start()
-        relay = Relay(redis.url, toml, env={"RELAY_LOG_LEVEL": "WARNING"})
-        try:
-            sink.wait_http(f"http://127.0.0.1:{port}/receipts")
-            relay.start_web()
-            for _ in range(workers):
-                relay.start_worker()
-            relay.http.post("/subscriptions", json={"url": f"http://127.0.0.1:{port}/events"}).raise_for_status()
-
-            def receipts() -> dict[str, float]:
-                return dict(httpx.get(f"http://127.0.0.1:{port}/receipts", timeout=10).json())
-
+        with relay_with_receipts(redis.url, toml, workers) as (relay, receipts):
             # Warm-up, not measured: one change per account, delivered, shows the worker started (its
             # imports take about a second), its lanes are running and the subscription is known.
             warm = asyncio.run(drive(sandbox.url, relay.url, names, len(names) * 5.0, 0.2))
             wait_until(lambda: set(warm) <= set(receipts()), timeout=DRAIN_S, interval=0.05, what="warm-up receipts")
             sent = asyncio.run(drive(sandbox.url, relay.url, names, rate, duration))
-
-            with contextlib.suppress(AssertionError):  # what never arrives is reported as missing
-                wait_until(lambda: set(sent) <= set(receipts()), timeout=DRAIN_S, interval=0.5, what="all receipts")
-            got = receipts()
-        finally:
-            relay.stop()
-            sink.stop()
+            got = collect(receipts, sent)
     latencies = [(got[i] - at) * 1000 for i, at in sent.items() if i in got]
     return {
         "callbacks": len(sent),

@@ -9,21 +9,18 @@ requests the relay made meanwhile: each callback should cost one narrow read, no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import time
 from typing import Any
 
 import aiohttp
-import httpx
 
-from bench.e2e import DRAIN_S, percentile
+from bench.e2e import collect, percentile, relay_with_receipts
 from contracts.times import parse_time
 from tests.e2e.conftest import account_table, create_sandbox_account
-from tests.support.procs import Valkey, free_port, python_module
-from tests.support.relay import Relay, Sandbox, sandbox_process
-from tests.support.waiting import wait_until
+from tests.support.procs import Valkey
+from tests.support.relay import Sandbox, sandbox_process
 
 ACCOUNT = "scale"
 LATENCY_MS = 50
@@ -82,14 +79,7 @@ def measure(invoices: int, latency_ms: int, rate: float, duration: float) -> dic
         create_sandbox_account(sandbox, ACCOUNT, "cryptocloud", count=invoices, latency_ms=latency_ms)
         # Baseline: the first read records the account silently, so the first event of an invoice is its payment.
         toml = account_table(ACCOUNT, "cryptocloud", sandbox.url, initial_sync="baseline")
-        port = free_port()
-        sink = python_module("bench.receipts", str(port), name="receipts").start()
-        relay = Relay(redis.url, toml, env={"RELAY_LOG_LEVEL": "WARNING"})
-        try:
-            sink.wait_http(f"http://127.0.0.1:{port}/receipts")
-            relay.start_web()
-            relay.start_worker()
-            relay.http.post("/subscriptions", json={"url": f"http://127.0.0.1:{port}/events"}).raise_for_status()
+        with relay_with_receipts(redis.url, toml) as (relay, receipts):
             started = time.perf_counter()
             relay.trigger(ACCOUNT).raise_for_status()
             relay.wait_synced(ACCOUNT, timeout=300)
@@ -100,13 +90,7 @@ def measure(invoices: int, latency_ms: int, rate: float, duration: float) -> dic
                 raise RuntimeError(f"only {len(open_ids)} open invoices for {wanted} payments")
             requests_before = sandbox.stats(ACCOUNT)["requests"]
             sent = asyncio.run(drive(sandbox, relay.url, open_ids[:wanted], rate))
-
-            def receipts() -> dict[str, float]:
-                return dict(httpx.get(f"http://127.0.0.1:{port}/receipts", timeout=10).json())
-
-            with contextlib.suppress(AssertionError):  # what never arrives is reported as missing
-                wait_until(lambda: set(sent) <= set(receipts()), timeout=DRAIN_S, interval=0.5, what="receipts")
-            got = receipts()
+            got = collect(receipts, sent)
             requests = sandbox.stats(ACCOUNT)["requests"] - requests_before
             # When the relay observed each change (the event's timestamp): splits the latency into reading
             # the provider and delivering.
@@ -114,9 +98,6 @@ def measure(invoices: int, latency_ms: int, rate: float, duration: float) -> dic
                 event["data"]["invoice"]["key"]: parse_time(event["timestamp"]).timestamp()
                 for event in relay.events(account=ACCOUNT)
             }
-        finally:
-            relay.stop()
-            sink.stop()
     latencies = [(got[key] - at) * 1000 for key, at in sent.items() if key in got]
     logged = [(observed[key] - at) * 1000 for key, at in sent.items() if key in observed]
     return {

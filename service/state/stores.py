@@ -49,10 +49,6 @@ class Stores:
             retention=Retention(redis),
         )
 
-    async def ping(self) -> None:
-        """Raises unless Redis answers."""
-        await self.redis.ping()
-
     async def memory(self) -> Memory:
         return await memory(self.redis)
 

@@ -19,6 +19,7 @@ from contracts.accounts import Account
 from contracts.errors import ProviderAuthFailed, ProviderError, ProviderRejected
 from contracts.registry import provider_for
 from contracts.wire import HttpRequest, HttpResponse
+from service.config import DEFAULTS
 from service.metrics import (
     INVOICES_CHANGED,
     INVOICES_READ,
@@ -39,8 +40,6 @@ from workers.sync.source_cache import SourceCache
 
 log = structlog.get_logger("relay.sync")
 
-#: Narrow requests in flight at once, by default (RELAY_PROVIDER_CONCURRENCY).
-DEFAULT_CONCURRENCY = 4
 #: After a narrow read, hints that arrived meanwhile are read in the same sync, round after round while
 #: they keep coming, up to this long: a steady stream of callbacks is served without a new sync (a claim,
 #: a job and their round trips) for each handful of invoices, and the lease is renewed well within it.
@@ -80,7 +79,7 @@ async def run_sync(
     baseline_done: bool,
     sources: SourceCache,
     plan: SyncPlan | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int = DEFAULTS.provider_concurrency,
 ) -> SyncOutcome:
     """Run one sync to its end (a full read unless `plan` says otherwise)."""
     plan = plan or SyncPlan()
