@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from contracts.changes import Change
+from service.state.event_bodies import pack, unpack
 from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp, snapshots
 from service.state.redis_types import awaited, text
 
@@ -115,7 +116,7 @@ def _logged(entry_id: Any, fields: dict[Any, Any]) -> LoggedEvent:
         event_id=text(fields[b"id"]),
         account=text(fields[b"account"]),
         type=text(fields[b"type"]),
-        body=fields[b"body"],
+        body=unpack(fields[b"body"]),
     )
 
 
@@ -149,7 +150,7 @@ class EventLog:
                 pending.change.snapshot.encode(),
                 "" if event is None else event.id,
                 "" if event is None else event.type,
-                b"" if event is None else event.to_json(),
+                b"" if event is None else pack(event.to_json()),
             ]
         written, logged, conflicts, types, previous = await self._commit(
             keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account)], args=args
@@ -181,11 +182,10 @@ class EventLog:
             for entry_id, fields in batch:
                 scanned += 1
                 last_entry = text(entry_id)
-                event = _logged(entry_id, fields)
-                if (account is None or event.account == account) and (
-                    event_type is None or _type_matches(event_type, event.type)
+                if (account is None or text(fields[b"account"]) == account) and (
+                    event_type is None or _type_matches(event_type, text(fields[b"type"]))
                 ):
-                    found.append(event)
+                    found.append(_logged(entry_id, fields))
                     if len(found) == limit:
                         break
             if last_entry is None:
@@ -206,7 +206,7 @@ class EventLog:
             for _, entry in found:
                 pipe.xrange(EVENTS, min=entry, max=entry, count=1)
             rows = await pipe.execute()
-        return {event_id: row[0][1][b"body"] for (event_id, _), row in zip(found, rows, strict=True) if row}
+        return {event_id: unpack(row[0][1][b"body"]) for (event_id, _), row in zip(found, rows, strict=True) if row}
 
     async def since(self, since_ms: int, batch: int = 1000) -> AsyncIterator[LoggedEvent]:
         """Every event logged at or after `since_ms` (stream ids start with their unix ms), oldest first."""
