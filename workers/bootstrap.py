@@ -67,6 +67,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         retry_schedule=settings.retry_schedule,
         timeout=settings.delivery_timeout,
         concurrency=settings.delivery_concurrency,
+        disable_after_s=settings.disable_after_s,
+        eventlog=stores.eventlog,
     )
     consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     fanout = Fanout(

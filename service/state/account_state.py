@@ -10,7 +10,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from contracts.accounts import Account
-from contracts.times import format_time
+from contracts.operational import sync_failing, sync_recovered
+from contracts.times import format_time, parse_time
+from service.state.eventlog import EventLog
 from service.state.keys import account_state, snapshots
 from service.state.redis_types import awaited, text
 
@@ -33,16 +35,33 @@ class SyncReport:
     read: str = "full"
 
 
+#: Consecutive `error` syncs after which an account is reported failing (`auth_failed` is at once).
+FAILING_AFTER_ERRORS = 3
+
+
+def starts_failing(status: str, consecutive_failures: int) -> bool:
+    return status == AUTH_FAILED or (status == ERROR and consecutive_failures >= FAILING_AFTER_ERRORS)
+
+
 class AccountStates:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
+        self._log = EventLog(redis)
 
     async def baseline_done(self, account: str) -> bool:
         return bool(await awaited(self._redis.hexists(account_state(account), "baseline_done")))
 
     async def record(self, account: str, report: SyncReport) -> int:
-        """Store the outcome; returns the number of consecutive failed syncs (0 after a success)."""
+        """Store the outcome; returns the number of consecutive failed syncs (0 after a success).
+
+        The account starts failing with its first `auth_failed` sync or its FAILING_AFTER_ERRORS-th `error` in a
+        row, and recovers with its next `ok` one: each turn logs its operational event in the same transaction
+        as the state that records it. Syncs of one account never overlap (its lease), so reading the streak's
+        start first is safe.
+        """
         key = account_state(account)
+        stored_since, stored_failures = await awaited(self._redis.hmget(key, ["failing_since", "failures"]))
+        failing_since = text(stored_since or b"")
         fields = {
             "last_sync_at": format_time(report.finished_at),
             "last_sync_status": report.status,
@@ -52,17 +71,25 @@ class AccountStates:
             "last_events": report.events,
             "last_read": report.read,
         }
+        failures = 0 if report.status == OK else int(stored_failures or 0) + 1
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             pipe.hincrby(key, "skipped_total", report.skipped)
-            if report.status == OK:
-                pipe.hset(key, "failures", "0")
-                if report.complete:
-                    pipe.hset(key, "baseline_done", "1")
-            else:
-                pipe.hincrby(key, "failures", 1)
-            results = await pipe.execute()
-        return 0 if report.status == OK else int(results[-1])
+            pipe.hset(key, "failures", str(failures))
+            if report.status == OK and report.complete:
+                pipe.hset(key, "baseline_done", "1")
+            if report.status == OK and failing_since:
+                pipe.hdel(key, "failing_since")
+                event = sync_recovered(account=account, failing_since=parse_time(failing_since), at=report.finished_at)
+                await self._log.queue_operational(pipe, event)
+            elif not failing_since and starts_failing(report.status, failures):
+                pipe.hset(key, "failing_since", format_time(report.finished_at))
+                event = sync_failing(
+                    account=account, status=report.status, error=report.error, since=report.finished_at
+                )
+                await self._log.queue_operational(pipe, event)
+            await pipe.execute()
+        return failures
 
     async def describe(self, accounts: Iterable[Account]) -> list[dict[str, Any]]:
         """The `GET /accounts` rows, one round trip for all accounts."""

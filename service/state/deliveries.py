@@ -18,13 +18,28 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from service.state.keys import DELIVERIES_DUE, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
+from contracts.operational import OperationalEvent
+from service.state.eventlog import APPEND_EVENT, EventLog, operational_fields, type_matches
+from service.state.keys import (
+    DELIVERIES_DUE,
+    EVENT_INDEX,
+    EVENTS,
+    SUBSCRIPTIONS,
+    delivery_health,
+    delivery_order,
+    delivery_queue,
+    delivery_records,
+)
 from service.state.redis_types import awaited, text
 
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
+#: What started a delivery's current round of attempts, as each attempt records it.
+SCHEDULED = "scheduled"
+REPLAY = "replay"
+RECOVER = "recover"
 #: Attempts kept per delivery record (a replayed delivery keeps adding to its history).
 MAX_ATTEMPTS_KEPT = 50
 
@@ -100,35 +115,50 @@ return out
 """
 )
 
-# KEYS: queue, records, subscriptions hash, due index. ARGV: attempts kept, subscription id, then groups
-# of (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled meanwhile is
-# recorded as failed, never queued again: its lane is gone.
+# KEYS: queue, records, subscriptions hash, due index, health, event log, event index. ARGV: attempts kept,
+# subscription id, then groups of (event id, status, next due ms or '', attempt JSON, subscriber health 'ok',
+# 'failing' or '', then the id, type and stored body of an operational event to log if this outcome makes the
+# delivery failed, or three ''). A retry for a subscription disabled meanwhile is recorded as failed, never
+# queued again: its lane is gone. Each attempt is stamped with what started its round (`trigger`).
+# Returns when the subscriber's failing streak began (unix ms, by Redis' clock), or 0 when it is not failing.
 _RECORD = (
     _ENABLED
     + _REINDEX
+    + APPEND_EVENT
     + """
 local keep = tonumber(ARGV[1])
 local live = enabled(KEYS[3], ARGV[2])
-for i = 3, #ARGV, 4 do
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+for i = 3, #ARGV, 8 do
   local event, status, next_due, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local health, op_id, op_type, op_body = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
   if not live and status == 'pending' then status = 'failed'; next_due = '' end
   local raw = redis.call('HGET', KEYS[2], event)
   if raw then
     local record = cjson.decode(raw)
     local attempts = record.attempts
     if type(attempts) ~= 'table' then attempts = {} end
-    table.insert(attempts, cjson.decode(attempt))
+    local made = cjson.decode(attempt)
+    made.trigger = record.trigger or 'scheduled'
+    table.insert(attempts, made)
     while #attempts > keep do table.remove(attempts, 1) end
+    local was = record.status
     record.attempts = attempts
     record.status = status
     record.tries = (record.tries or 0) + 1
     redis.call('HSET', KEYS[2], event, cjson.encode(record))
     if next_due == '' then redis.call('ZREM', KEYS[1], event)
     else redis.call('ZADD', KEYS[1], next_due, event) end
+    if status == 'failed' and was ~= 'failed' and op_id ~= '' then
+      append_event(KEYS[6], KEYS[7], op_id, '', op_type, op_body)
+    end
+    if health == 'ok' then redis.call('HDEL', KEYS[5], 'failing_since')
+    elseif health == 'failing' then redis.call('HSETNX', KEYS[5], 'failing_since', now) end
   end
 end
 reindex(KEYS[4], KEYS[1], ARGV[2])
-return 1
+return tonumber(redis.call('HGET', KEYS[5], 'failing_since') or 0)
 """
 )
 
@@ -151,23 +181,25 @@ return #queued
 """
 
 # KEYS: queue, records, order, subscriptions hash, due index.
-# ARGV: subscription id, now_ms, event ids. Queues each again as pending, history kept.
+# ARGV: subscription id, now_ms, trigger ('replay' or 'recover'), event ids. Queues each again as pending,
+# history kept; its next attempts are stamped with the trigger.
 _REQUEUE = (
     _ENABLED
     + """
 if not enabled(KEYS[4], ARGV[1]) then return 0 end
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local event = ARGV[i]
   local raw = redis.call('HGET', KEYS[2], event)
   local record = {status = 'pending', attempts = {}}
   if raw then record = cjson.decode(raw); record.status = 'pending' end
   record.tries = 0
+  record.trigger = ARGV[3]
   redis.call('HSET', KEYS[2], event, cjson.encode(record))
   redis.call('ZADD', KEYS[1], ARGV[2], event)
   redis.call('ZADD', KEYS[3], ARGV[2], event)
 end
-if #ARGV > 2 then redis.call('ZADD', KEYS[5], 'LT', ARGV[2], ARGV[1]) end
-return #ARGV - 2
+if #ARGV > 3 then redis.call('ZADD', KEYS[5], 'LT', ARGV[2], ARGV[1]) end
+return #ARGV - 3
 """
 )
 
@@ -185,6 +217,13 @@ class Outcome:
     status: str
     next_due_ms: int | None
     attempt: dict[str, Any]
+    #: What the attempt says of the subscriber: True answering, False failing, None nothing (nothing was sent).
+    subscriber_ok: bool | None = None
+    #: Logged if this outcome makes the delivery failed: the report that its attempts are exhausted.
+    exhausted: OperationalEvent | None = None
+
+
+_HEALTH = {True: "ok", False: "failing", None: ""}
 
 
 def _record(raw: Any) -> dict[str, Any]:
@@ -203,6 +242,7 @@ class DeliveryStore:
         self._record = redis.register_script(_RECORD)
         self._fail_all = redis.register_script(_FAIL_ALL)
         self._requeue = redis.register_script(_REQUEUE)
+        self._log = EventLog(redis)
 
     async def fan_out(self, pairs: Sequence[tuple[str, str]], now_ms: int) -> list[str]:
         """Create the deliveries (subscription id, event id) that do not exist yet."""
@@ -234,15 +274,32 @@ class DeliveryStore:
         """Subscriptions with a delivery due by `now_ms`: one read, however many subscriptions there are."""
         return [text(item) for item in await self._redis.zrangebyscore(DELIVERIES_DUE, "-inf", now_ms)]
 
-    async def record(self, subscription_id: str, outcomes: Sequence[Outcome]) -> None:
+    async def record(self, subscription_id: str, outcomes: Sequence[Outcome]) -> int | None:
+        """Record the attempts' outcomes; returns when the subscriber's failing streak began (unix ms, no
+        success since), or None when it is not failing."""
         if not outcomes:
-            return
+            return None
         args: list[str | int | bytes] = [MAX_ATTEMPTS_KEPT, subscription_id]
         for outcome in outcomes:
             next_due = "" if outcome.next_due_ms is None else outcome.next_due_ms
             args += [outcome.event_id, outcome.status, next_due, orjson.dumps(outcome.attempt)]
-        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), SUBSCRIPTIONS, DELIVERIES_DUE]
-        await self._record(keys=keys, args=args)
+            args.append(_HEALTH[outcome.subscriber_ok])
+            args += ["", "", ""] if outcome.exhausted is None else operational_fields(outcome.exhausted)
+        keys = [
+            delivery_queue(subscription_id),
+            delivery_records(subscription_id),
+            SUBSCRIPTIONS,
+            DELIVERIES_DUE,
+            delivery_health(subscription_id),
+            EVENTS,
+            EVENT_INDEX,
+        ]
+        failing_since = int(await self._record(keys=keys, args=args))
+        return failing_since or None
+
+    async def clear_failing(self, subscription_id: str) -> None:
+        """Forget the subscriber's failing streak (it was enabled again: the clock starts afresh)."""
+        await awaited(self._redis.hdel(delivery_health(subscription_id), "failing_since"))
 
     async def fail_all(self, subscription_id: str) -> int:
         return int(
@@ -252,7 +309,7 @@ class DeliveryStore:
             )
         )
 
-    async def requeue(self, subscription_id: str, event_ids: Sequence[str], now_ms: int) -> int:
+    async def requeue(self, subscription_id: str, event_ids: Sequence[str], now_ms: int, trigger: str = REPLAY) -> int:
         if not event_ids:
             return 0
         keys = [
@@ -265,29 +322,51 @@ class DeliveryStore:
         total = 0
         for start in range(0, len(event_ids), 500):
             batch = event_ids[start : start + 500]
-            total += int(await self._requeue(keys=keys, args=[subscription_id, now_ms, *batch]))
+            total += int(await self._requeue(keys=keys, args=[subscription_id, now_ms, trigger, *batch]))
         return total
 
+    async def failed_among(self, subscription_id: str, event_ids: Sequence[str]) -> list[str]:
+        """Those of `event_ids` whose delivery to this subscription is `failed`, in the order given."""
+        failed: list[str] = []
+        for start in range(0, len(event_ids), 500):
+            batch = list(event_ids[start : start + 500])
+            records = await awaited(self._redis.hmget(delivery_records(subscription_id), batch))
+            failed += [e for e, raw in zip(batch, records, strict=True) if raw and _record(raw)["status"] == FAILED]
+        return failed
+
     async def list(
-        self, subscription_id: str, *, status: str | None, limit: int, scan_budget: int = 10_000
+        self,
+        subscription_id: str,
+        *,
+        status: str | None,
+        limit: int,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        event_type: str | None = None,
+        scan_budget: int = 10_000,
     ) -> list[dict[str, Any]]:
-        """Deliveries newest first, optionally only those in `status`."""
+        """Deliveries newest first (by when they were queued: made, or last replayed or recovered), optionally
+        only those in `status`, queued within [since_ms, until_ms], of events matching `event_type` (as the
+        event log's listing matches types)."""
         rows: list[dict[str, Any]] = []
         offset = 0
+        order = delivery_order(subscription_id)
+        high = "+inf" if until_ms is None else until_ms
+        low = "-inf" if since_ms is None else since_ms
         while len(rows) < limit and offset < scan_budget:
-            ids = await awaited(self._redis.zrevrange(delivery_order(subscription_id), offset, offset + 499))
+            ids = await awaited(self._redis.zrevrangebyscore(order, high, low, start=offset, num=500))
             if not ids:
                 break
             offset += len(ids)
-            records = await awaited(self._redis.hmget(delivery_records(subscription_id), ids))
-            for event_id, raw in zip(ids, records, strict=True):
-                if raw is None:
+            event_ids = [text(event_id) for event_id in ids]
+            records = await awaited(self._redis.hmget(delivery_records(subscription_id), event_ids))
+            types = await self._log.types(event_ids) if event_type is not None else {}
+            for event_id, raw in zip(event_ids, records, strict=True):
+                if raw is None or (event_type is not None and not type_matches(event_type, types.get(event_id, ""))):
                     continue
                 record = _record(raw)
                 if status is None or record.get("status") == status:
-                    rows.append(
-                        {"event_id": text(event_id), "status": record["status"], "attempts": record["attempts"]}
-                    )
+                    rows.append({"event_id": event_id, "status": record["status"], "attempts": record["attempts"]})
                     if len(rows) == limit:
                         break
         return rows
@@ -306,7 +385,10 @@ class DeliveryStore:
     async def forget(self, subscription_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(
-                delivery_queue(subscription_id), delivery_records(subscription_id), delivery_order(subscription_id)
+                delivery_queue(subscription_id),
+                delivery_records(subscription_id),
+                delivery_order(subscription_id),
+                delivery_health(subscription_id),
             )
             pipe.zrem(DELIVERIES_DUE, subscription_id)
             await pipe.execute()

@@ -17,14 +17,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from contracts.changes import Change
+from contracts.operational import OPERATIONAL_WILDCARD, OperationalEvent, is_operational
 from service.state.event_bodies import pack, unpack
 from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp, snapshots
 from service.state.redis_types import awaited, text
 
-_COMMIT = """
+# Appends an event to the log unless its id is in the index already: every script that logs an event uses it,
+# so an event is logged once whoever raises it and however often.
+APPEND_EVENT = """
+local function append_event(stream, index, event_id, account, event_type, body)
+  if redis.call('HSETNX', index, event_id, '') == 0 then return false end
+  local entry = redis.call('XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body)
+  redis.call('HSET', index, event_id, entry)
+  return true
+end
+"""
+
+_COMMIT = (
+    APPEND_EVENT
+    + """
 local written, logged, conflicts = 0, 0, 0
 local types = {}
 local previous_stamp = redis.call('GET', KEYS[4]) or ''
@@ -39,9 +54,7 @@ for _ = 1, tonumber(ARGV[2]) do
   else
     redis.call('HSET', KEYS[1], invoice, snapshot)
     written = written + 1
-    if event_id ~= '' and redis.call('HSETNX', KEYS[3], event_id, '') == 1 then
-      local entry = redis.call('XADD', KEYS[2], '*', 'id', event_id, 'account', ARGV[1], 'type', event_type, 'body', body)
-      redis.call('HSET', KEYS[3], event_id, entry)
+    if event_id ~= '' and append_event(KEYS[2], KEYS[3], event_id, ARGV[1], event_type, body) then
       logged = logged + 1
       table.insert(types, event_type)
     end
@@ -52,6 +65,9 @@ if written > 0 then
 end
 return {written, logged, conflicts, types, previous_stamp}
 """
+)
+
+_APPEND_ONE = APPEND_EVENT + "return append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) and 1 or 0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +140,7 @@ class EventLog:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._commit = redis.register_script(_COMMIT)
+        self._append_one = redis.register_script(_APPEND_ONE)
 
     async def snapshots(self, account: str, invoice_ids: Sequence[str]) -> list[str]:
         """Stored snapshot text per invoice id ('' where none)."""
@@ -157,6 +174,14 @@ class EventLog:
         )
         return CommitResult(int(written), int(logged), int(conflicts), tuple(text(t) for t in types), text(previous))
 
+    async def append_operational(self, event: OperationalEvent) -> bool:
+        """Log an operational event; False when its id was logged already (the occurrence was reported)."""
+        return int(await self._append_one(keys=[EVENTS, EVENT_INDEX], args=operational_fields(event))) == 1
+
+    async def queue_operational(self, pipe: Pipeline, event: OperationalEvent) -> None:
+        """Queue the append in a transaction pipeline: it happens with the change it reports, or not at all."""
+        await self._append_one(keys=[EVENTS, EVENT_INDEX], args=operational_fields(event), client=pipe)
+
     async def page(
         self,
         *,
@@ -183,7 +208,7 @@ class EventLog:
                 scanned += 1
                 last_entry = text(entry_id)
                 if (account is None or text(fields[b"account"]) == account) and (
-                    event_type is None or _type_matches(event_type, text(fields[b"type"]))
+                    event_type is None or type_matches(event_type, text(fields[b"type"]))
                 ):
                     found.append(_logged(entry_id, fields))
                     if len(found) == limit:
@@ -208,16 +233,30 @@ class EventLog:
             rows = await pipe.execute()
         return {event_id: unpack(row[0][1][b"body"]) for (event_id, _), row in zip(found, rows, strict=True) if row}
 
-    async def since(self, since_ms: int, batch: int = 1000) -> AsyncIterator[LoggedEvent]:
-        """Every event logged at or after `since_ms` (stream ids start with their unix ms), oldest first."""
+    async def since(self, since_ms: int, until_ms: int | None = None, batch: int = 1000) -> AsyncIterator[LoggedEvent]:
+        """Every event logged at or after `since_ms` (stream ids start with their unix ms), up to `until_ms`
+        inclusive when given, oldest first."""
         start = f"{max(since_ms, 0)}-0"  # before 1970 means from the start; Redis refuses a negative id
+        end = "+" if until_ms is None else str(max(until_ms, 0))  # an id's ms alone: every entry of that ms
         while True:
-            rows = await self._redis.xrange(EVENTS, min=start, max="+", count=batch)
+            rows = await self._redis.xrange(EVENTS, min=start, max=end, count=batch)
             for entry_id, fields in rows:
                 yield _logged(entry_id, fields)
             if len(rows) < batch:
                 return
             start = "(" + text(rows[-1][0])
+
+    async def types(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """Logged events' types by id (two round trips for any number); ids not in the log are left out."""
+        if not event_ids:
+            return {}
+        entries = await awaited(self._redis.hmget(EVENT_INDEX, list(event_ids)))
+        found = [(event_id, text(entry)) for event_id, entry in zip(event_ids, entries, strict=True) if entry]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, entry in found:
+                pipe.xrange(EVENTS, min=entry, max=entry, count=1)
+            rows = await pipe.execute()
+        return {event_id: text(row[0][1][b"type"]) for (event_id, _), row in zip(found, rows, strict=True) if row}
 
     async def get(self, event_id: str) -> LoggedEvent | None:
         entry = await awaited(self._redis.hget(EVENT_INDEX, event_id))
@@ -287,8 +326,16 @@ def _missing_group_or(exc: ResponseError) -> Exception:
     return GroupMissing(str(exc)) if "NOGROUP" in str(exc) else exc
 
 
-def _type_matches(pattern: str, event_type: str) -> bool:
-    """`invoice.paid` matches itself; `invoice.*` and `*` match every invoice event."""
-    if pattern in ("*", "invoice.*"):
+def operational_fields(event: OperationalEvent) -> list[str | bytes]:
+    """The arguments `APPEND_EVENT` takes for an operational event, after the stream and index keys."""
+    return [event.id, event.account or "", event.type, pack(event.to_json())]
+
+
+def type_matches(pattern: str, event_type: str) -> bool:
+    """For the log's listing: `*` matches every event, `invoice.*` every invoice event, `relay.*` every
+    operational event, and a type itself."""
+    if pattern in ("*", event_type):
         return True
-    return pattern == event_type
+    if pattern == OPERATIONAL_WILDCARD:
+        return is_operational(event_type)
+    return pattern == "invoice.*" and not is_operational(event_type)

@@ -77,6 +77,11 @@ def delivery_records(subscription_id: str) -> str:
     return f"{PREFIX}sub:{subscription_id}:deliveries"
 
 
+def delivery_health(subscription_id: str) -> str:
+    """HASH: `failing_since`, unix ms of the first failed attempt since the subscriber last answered 2xx."""
+    return f"{PREFIX}sub:{subscription_id}:health"
+
+
 def delivery_order(subscription_id: str) -> str:
     """ZSET event id -> unix ms the delivery was created, for listing newest first."""
     return f"{PREFIX}sub:{subscription_id}:order"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets as random_source
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +14,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from contracts.model import EVENT_TYPES
+from contracts.operational import OPERATIONAL_TYPES, OPERATIONAL_WILDCARD, is_operational
 from contracts.standard_webhooks import new_secret, secret_key
 from contracts.times import format_time, parse_time
 from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_EPOCH, SUBSCRIPTIONS_VERSION
@@ -51,7 +52,15 @@ class Subscription:
     secrets: tuple[SigningSecret, ...] = field(repr=False)
 
     def matches(self, account: str, event_type: str) -> bool:
-        return self.enabled and _matches(self.accounts, account) and _type_matches(self.event_types, event_type)
+        """Whether an event (`account` '' for one about no account) goes to this subscription. Operational
+        events go only where named, exactly or as `relay.*`; the account filter applies to those about an
+        account."""
+        if not self.enabled:
+            return False
+        if is_operational(event_type):
+            named = event_type in self.event_types or OPERATIONAL_WILDCARD in self.event_types
+            return named and (not account or _matches(self.accounts, account))
+        return _matches(self.accounts, account) and _type_matches(self.event_types, event_type)
 
     def signing_keys(self, now: datetime) -> list[bytes]:
         """The current secret's key, then any rotated-out one still inside its overlap."""
@@ -108,7 +117,7 @@ def validate_event_types(value: object) -> tuple[str, ...]:
         return (WILDCARD,)
     if not isinstance(value, list) or not value or len(value) > MAX_FILTERS:
         raise InvalidSubscription(f"event_types must be a non-empty list of at most {MAX_FILTERS} event types")
-    allowed = {WILDCARD, "invoice.*", *EVENT_TYPES}
+    allowed = {WILDCARD, "invoice.*", *EVENT_TYPES, OPERATIONAL_WILDCARD, *OPERATIONAL_TYPES}
     for item in value:
         if not isinstance(item, str) or item not in allowed:  # a list or object item is unhashable: not a 500
             raise InvalidSubscription(f"event_types: unknown event type {item!r}")
@@ -180,9 +189,13 @@ class SubscriptionStore:
                     continue
 
     async def update(
-        self, subscription_id: str, change: Callable[[Subscription], Subscription]
+        self,
+        subscription_id: str,
+        change: Callable[[Subscription], Subscription],
+        along: Callable[[Pipeline, Subscription, Subscription], Awaitable[None]] | None = None,
     ) -> tuple[Subscription, Subscription] | None:
         """Read, change and write one subscription atomically: (before, after), or None when it does not exist.
+        `along` queues more commands in the same transaction (what the change must not happen without).
 
         Optimistic (WATCH): a concurrent save or delete makes it start over on the new state, so a patch and a
         rotation racing each other both land, and a patch never brings back a deleted subscription.
@@ -199,6 +212,8 @@ class SubscriptionStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(SUBSCRIPTIONS, subscription_id, after.to_json().decode())
                     _bump_version(pipe)
+                    if along is not None:
+                        await along(pipe, before, after)
                     await pipe.execute()
                     return before, after
                 except WatchError:

@@ -71,6 +71,7 @@ def routes() -> list[Route]:
         Route("/subscriptions/{subscription_id}/rotate-secret", subscriptions_api.rotate_secret, methods=["POST"]),
         Route("/subscriptions/{subscription_id}/deliveries", subscriptions_api.deliveries, methods=["GET"]),
         Route("/subscriptions/{subscription_id}/replay", subscriptions_api.replay, methods=["POST"]),
+        Route("/subscriptions/{subscription_id}/recover", subscriptions_api.recover, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics_text, methods=["GET"]),

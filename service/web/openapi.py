@@ -20,8 +20,9 @@ from starlette.responses import Response
 
 from contracts.account_file import ACCOUNT_NAME
 from contracts.model import EVENT_TYPES, Status
+from contracts.operational import OPERATIONAL_TYPES, OPERATIONAL_WILDCARD
 from contracts.registry import PROVIDERS
-from service.state.deliveries import STATUSES
+from service.state.deliveries import RECOVER, REPLAY, SCHEDULED, STATUSES
 from service.state.subscriptions import MAX_FILTERS, MAX_SUBSCRIPTIONS
 from service.web.subscriptions_api import MAX_REPLAY_IDS
 from service.web.webhooks import MAX_BODY_BYTES
@@ -32,8 +33,9 @@ VERSION = "0.1.0"
 ACCOUNT_PATTERN = f"^{ACCOUNT_NAME.pattern}$"
 SECURITY_SCHEME = "adminToken"
 CALLBACK_SCHEME = "callbackToken"
-#: Event-type filters a subscription accepts: every event type, `invoice.*` and `*`.
-EVENT_TYPE_FILTERS = ("*", "invoice.*", *EVENT_TYPES)
+#: Event-type filters a subscription accepts: every event type, `invoice.*` and `*`, every operational type and
+#: `relay.*`.
+EVENT_TYPE_FILTERS = ("*", "invoice.*", *EVENT_TYPES, OPERATIONAL_WILDCARD, *OPERATIONAL_TYPES)
 
 
 def ref(name: str) -> Schema:
@@ -201,7 +203,8 @@ def _schemas() -> dict[str, Schema]:
         "minItems": 1,
         "maxItems": MAX_FILTERS,
         "items": {"type": "string", "enum": list(EVENT_TYPE_FILTERS)},
-        "description": 'Event types to receive; `invoice.*` and `*` mean all. Omitted or null: `["*"]`.',
+        "description": "Event types to receive; `invoice.*` and `*` mean every invoice event. Operational events "
+        '(`relay.*`) come only when named, exactly or as `relay.*`. Omitted or null: `["*"]`.',
     }
     account_filters: Schema = {
         "type": "array",
@@ -322,7 +325,19 @@ def _schemas() -> dict[str, Schema]:
                 "status_code": {"type": ["integer", "null"], "description": "null when no answer came."},
                 "error": {"type": ["string", "null"]},
                 "latency_ms": {"type": "number", "minimum": 0},
+                "response": {
+                    "type": ["string", "null"],
+                    "description": "The first 1 KiB of the subscriber's answer body, as text; null when no answer "
+                    "came. A signing secret the subscriber echoes is shown as `[redacted]`.",
+                },
+                "trigger": {
+                    "type": "string",
+                    "enum": [SCHEDULED, REPLAY, RECOVER],
+                    "description": "What started this round of attempts: the event itself, a replay, or a recover.",
+                },
             },
+            # Attempts recorded by earlier versions have neither `response` nor `trigger`.
+            required=("at", "status_code", "error", "latency_ms"),
             closed=False,
         ),
         "Delivery": obj(
@@ -333,6 +348,16 @@ def _schemas() -> dict[str, Schema]:
             }
         ),
         "DeliveryList": obj({"deliveries": {"type": "array", "items": ref("Delivery")}}),
+        "Recover": obj(
+            {
+                "since": {"type": "string", "format": "date-time", "description": "RFC 3339."},
+                "until": {
+                    **nullable({"type": "string", "format": "date-time"}),
+                    "description": "RFC 3339; omitted: now.",
+                },
+            },
+            required=("since",),
+        ),
         "Replay": {
             "description": "Exactly one of `since` or `event_ids`.",
             "oneOf": [
@@ -536,7 +561,10 @@ def _paths() -> dict[str, Any]:
                 "Deliveries to this subscription, newest first",
                 {
                     "200": respond("One row per event sent to this subscription.", ref("DeliveryList")),
-                    "400": failure("`bad_request`: unknown `status` or `limit` out of range."),
+                    "400": failure(
+                        "`bad_request`: unknown `status` or `type`, a time that is not RFC 3339, or `limit` out of "
+                        "range."
+                    ),
                     "404": UNKNOWN_SUBSCRIPTION,
                 },
                 parameters=[
@@ -546,6 +574,14 @@ def _paths() -> dict[str, Any]:
                         "Only deliveries in this status. `failed` = given up after the last attempt, or the "
                         "subscription was disabled.",
                         {"type": "string", "enum": list(STATUSES)},
+                    ),
+                    query_param(
+                        "since", "Only deliveries queued (made, replayed or recovered) at or after (RFC 3339)."
+                    ),
+                    query_param("until", "Only deliveries queued at or before (RFC 3339)."),
+                    query_param(
+                        "type",
+                        "Only deliveries of events of this type (`invoice.*`, `relay.*` and `*` as in the event log).",
                     ),
                     LIMIT,
                 ],
@@ -567,6 +603,24 @@ def _paths() -> dict[str, Any]:
                 body=ref("Replay"),
                 description="The matching logged events (the subscription's filters still apply) are queued as new "
                 "deliveries with the same event ids. Unknown event ids are skipped.",
+            )
+        },
+        "/subscriptions/{subscription_id}/recover": {
+            "post": operator(
+                "recover",
+                "Send again only this subscription's failed deliveries of events logged in a window",
+                {
+                    "202": respond(
+                        "How many deliveries were queued, and from when on the log still holds events.", ref("Queued")
+                    ),
+                    "400": failure("`bad_request`: `since` missing, or a time that is not RFC 3339."),
+                    "404": UNKNOWN_SUBSCRIPTION,
+                    "409": failure("`subscription_disabled`: enable the subscription first."),
+                },
+                parameters=[SUBSCRIPTION_PARAM],
+                body=ref("Recover"),
+                description="Deliveries that succeeded or are still pending are left alone. Attempts of the recovered "
+                "deliveries record `trigger: recover`.",
             )
         },
         "/healthz": {

@@ -1,8 +1,9 @@
-"""`/subscriptions`: create, list, get, patch, delete, rotate the secret, list deliveries, replay."""
+"""`/subscriptions`: create, list, get, patch, delete, rotate the secret, list deliveries, replay, recover."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from starlette.responses import Response
 
 from contracts.times import format_time, parse_time
 from service.ssrf import ForbiddenTarget, check_target
-from service.state.deliveries import STATUSES
+from service.state.deliveries import RECOVER, REPLAY, STATUSES
 from service.state.subscriptions import (
     MAX_SUBSCRIPTIONS,
     InvalidSubscription,
@@ -133,6 +134,9 @@ async def patch(request: Request) -> Response:
     if before.enabled and not updated.enabled:
         # The operator API's `failed` covers deliveries given up because the subscription was disabled.
         await deps.stores.deliveries.fail_all(subscription.id)
+    elif updated.enabled and not before.enabled:
+        # Enabled again: RELAY_DISABLE_AFTER counts from its next failure, not from the streak that ended it.
+        await deps.stores.deliveries.clear_failing(subscription.id)
     return JSON(updated.public())
 
 
@@ -172,15 +176,34 @@ async def deliveries(request: Request) -> Response:
     subscription = await _load(request)
     if subscription is None:
         return _not_found()
-    status = request.query_params.get("status") or None
+    query = request.query_params
+    status = query.get("status") or None
     if status is not None and status not in STATUSES:
         return error(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
     try:
-        limit = parse_limit(request.query_params.get("limit"))
-    except ValueError as exc:
+        limit = parse_limit(query.get("limit"))
+        since = _time_param(query, "since")
+        until = _time_param(query, "until")
+        event_type = query.get("type") or None
+        if event_type is not None:
+            validate_event_types([event_type])
+    except (ValueError, InvalidSubscription) as exc:
         return error(400, "bad_request", str(exc))
-    rows = await deps.stores.deliveries.list(subscription.id, status=status, limit=limit)
+    rows = await deps.stores.deliveries.list(
+        subscription.id, status=status, limit=limit, since_ms=since, until_ms=until, event_type=event_type
+    )
     return JSON({"deliveries": rows})
+
+
+def _time_param(query: Mapping[str, str], name: str) -> int | None:
+    """An RFC 3339 query parameter as unix ms; None when absent."""
+    value = query.get(name)
+    if not value:
+        return None
+    try:
+        return int(parse_time(value).timestamp() * 1000)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an RFC 3339 time") from exc
 
 
 @admin_only
@@ -196,25 +219,59 @@ async def replay(request: Request) -> Response:
         if ("since" in document) == ("event_ids" in document):
             raise InvalidSubscription("give exactly one of 'since' (RFC 3339) or 'event_ids'")
         if "since" in document:
-            try:
-                since = parse_time(document["since"])
-            except ValueError as exc:
-                raise InvalidSubscription("since must be an RFC 3339 time") from exc
-            event_ids = await _matching_since(deps, subscription, since)
+            event_ids = await _matching_since(deps, subscription, _document_time(document, "since"))
         else:
             event_ids = await _matching_ids(deps, subscription, document["event_ids"])
     except InvalidSubscription as exc:
         return error(400, "bad_request", str(exc))
-    queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000))
+    return await _queued_again(deps, subscription, event_ids, REPLAY)
+
+
+@admin_only
+async def recover(request: Request) -> Response:
+    """Send again only this subscription's `failed` deliveries of events logged in [since, until]."""
+    deps = _deps(request)
+    subscription = await _load(request)
+    if subscription is None:
+        return _not_found()
+    if not subscription.enabled:
+        return error(409, "subscription_disabled", "enable the subscription before recovering its deliveries")
+    try:
+        document = await _json_object(request, {"since", "until"})
+        if "since" not in document:
+            raise InvalidSubscription("since (RFC 3339) is required")
+        since = _document_time(document, "since")
+        until = _document_time(document, "until") if document.get("until") is not None else None
+        if until is not None and until < since:
+            raise InvalidSubscription("until must not be before since")
+    except InvalidSubscription as exc:
+        return error(400, "bad_request", str(exc))
+    in_window = await _matching_since(deps, subscription, since, until)
+    failed = await deps.stores.deliveries.failed_among(subscription.id, in_window)
+    return await _queued_again(deps, subscription, failed, RECOVER)
+
+
+def _document_time(document: Mapping[str, Any], name: str) -> datetime:
+    try:
+        return parse_time(document[name])
+    except (ValueError, TypeError) as exc:
+        raise InvalidSubscription(f"{name} must be an RFC 3339 time") from exc
+
+
+async def _queued_again(deps: WebDeps, subscription: Subscription, event_ids: list[str], trigger: str) -> Response:
+    queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000), trigger)
     oldest = await deps.stores.retention.oldest_kept_ms()
-    # Events past RELAY_RETENTION have left the log: the answer says from when on replay can find them.
+    # Events past RELAY_RETENTION have left the log: the answer says from when on they can be found.
     oldest_kept = None if oldest is None else format_time(datetime.fromtimestamp(oldest / 1000, UTC))
     return JSON({"queued": queued, "oldest_kept": oldest_kept}, status_code=202)
 
 
-async def _matching_since(deps: WebDeps, subscription: Subscription, since: datetime) -> list[str]:
+async def _matching_since(
+    deps: WebDeps, subscription: Subscription, since: datetime, until: datetime | None = None
+) -> list[str]:
     found: list[str] = []
-    async for event in deps.stores.eventlog.since(int(since.timestamp() * 1000)):
+    until_ms = None if until is None else int(until.timestamp() * 1000)
+    async for event in deps.stores.eventlog.since(int(since.timestamp() * 1000), until_ms):
         if subscription.matches(event.account, event.type):
             found.append(event.event_id)
     return found

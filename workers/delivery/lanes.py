@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import structlog
 from redis.exceptions import RedisError
 
+from contracts.operational import OperationalEvent, delivery_exhausted, is_operational
+from contracts.standard_webhooks import SECRET_PREFIX
 from contracts.times import format_time
 from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.state.coalesce import Coalescer
@@ -56,6 +60,10 @@ class LaneContext:
     width: int
     #: Called with the subscription id when its subscriber answered 410 Gone.
     on_gone: Callable[[str], None]
+    #: RELAY_DISABLE_AFTER in ms: a subscriber failing with no success this long gets its subscription disabled.
+    disable_after_ms: int
+    #: Called with the subscription id and when its failing began, once that is `disable_after_ms` ago.
+    on_failing: Callable[[str, int], None]
 
 
 class Lane:
@@ -158,12 +166,13 @@ class Lane:
         subscription = self.subscription
         if body is None:
             # The event is no longer in the log (trimmed): nothing left to send, ever.
-            attempt = {"at": format_time(datetime.now(UTC)), "status_code": None, "error": "event not in the log"}
-            await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, attempt | {"latency_ms": 0}))
+            missing = {"at": format_time(datetime.now(UTC)), "status_code": None, "error": "event not in the log"}
+            await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, missing | {"latency_ms": 0}))
             return
         result = await send_event(
             self.context.client, subscription.url, event_id=delivery.event_id, body=body, keys=keys
         )
+        result = replace(result, response=redacted(result.response, subscription))
         plan = plan_next(result, delivery.tries, self.context.retry_schedule, result.at)
         if result.succeeded:
             log.debug(
@@ -180,9 +189,46 @@ class Lane:
             )
         ATTEMPT_OUTCOMES["disabled" if plan.disable else plan.status].inc()
         DELIVERY_SECONDS.observe(result.latency_ms / 1000)
-        await self.outcomes.submit(Outcome(delivery.event_id, plan.status, plan.next_due_ms, result.as_json()))
+        attempt = result.as_json()
+        exhausted = None
+        if plan.status == FAILED and not plan.disable:
+            exhausted = exhaustion_report(subscription.id, delivery, body, attempt)
+        await self.outcomes.submit(
+            Outcome(delivery.event_id, plan.status, plan.next_due_ms, attempt, result.succeeded, exhausted)
+        )
         if plan.disable:
             self.context.on_gone(subscription.id)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        await self.context.store.record(self.subscription.id, outcomes)
+        failing_since = await self.context.store.record(self.subscription.id, outcomes)
+        if failing_since is not None and now_ms() - failing_since >= self.context.disable_after_ms:
+            self.context.on_failing(self.subscription.id, failing_since)
+
+
+def redacted(response: str | None, subscription: Subscription) -> str | None:
+    """An answer as the delivery log keeps it: a subscriber echoing a signing secret back does not get it
+    stored (the log is shown to operators and in the console)."""
+    if not response:
+        return response
+    for signing in subscription.secrets:
+        for form in (signing.secret, signing.secret.removeprefix(SECRET_PREFIX)):
+            response = response.replace(form, "[redacted]")
+    return response
+
+
+def exhaustion_report(
+    subscription_id: str, delivery: Claimed, body: bytes, attempt: dict[str, Any]
+) -> OperationalEvent | None:
+    """The `relay.delivery.exhausted` event for a delivery that used its last attempt; None for the delivery of
+    an operational event (a failed one raises no further operational event)."""
+    event_type: str = orjson.loads(body)["type"]
+    if is_operational(event_type):
+        return None
+    return delivery_exhausted(
+        subscription_id=subscription_id,
+        event_id=delivery.event_id,
+        event_type=event_type,
+        attempts=delivery.tries + 1,
+        last_attempt=attempt,
+        at=datetime.now(UTC),
+    )

@@ -9,7 +9,9 @@ from collections.abc import Iterable
 import structlog
 from redis.exceptions import RedisError
 
+from contracts.operational import FAILING, GONE
 from service.state.deliveries import DeliveryStore
+from service.state.eventlog import EventLog
 from service.state.subscriptions import Subscription, SubscriptionStore
 from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
@@ -39,9 +41,11 @@ class DeliveryPool:
         retry_schedule: tuple[int, ...],
         timeout: float,
         concurrency: int,
+        disable_after_s: int,
+        eventlog: EventLog,
     ) -> None:
         self._cache = cache
-        self._disabler = Disabler(subscriptions, store, on_disabled=self.retire_lane)
+        self._disabler = Disabler(subscriptions, store, eventlog, on_disabled=self.retire_lane)
         self._context = LaneContext(
             store=store,
             bodies=bodies,
@@ -51,6 +55,8 @@ class DeliveryPool:
             lease_ms=int((timeout + 10.0) * 1000),
             width=concurrency,
             on_gone=self._gone,
+            disable_after_ms=disable_after_s * 1000,
+            on_failing=self._failing,
         )
         self.lanes: dict[str, Lane] = {}
         self._lanes_from: dict[str, Subscription] | None = None
@@ -105,7 +111,10 @@ class DeliveryPool:
             lane.stop()
 
     def _gone(self, subscription_id: str) -> None:
-        self._disabler.disable_soon(subscription_id, reason="the subscriber answered 410 Gone")
+        self._disabler.disable_soon(subscription_id, reason=GONE, failing_since_ms=None)
+
+    def _failing(self, subscription_id: str, failing_since_ms: int) -> None:
+        self._disabler.disable_soon(subscription_id, reason=FAILING, failing_since_ms=failing_since_ms)
 
     def close(self) -> None:
         """Stop every lane. Claimed deliveries left unsent come due again when their lease ends."""

@@ -60,10 +60,16 @@ class _Stale(Exception):
     """A reused connection closed before the first byte of an answer: the server dropped it while idle."""
 
 
+#: The start of an answer's body kept for the delivery log (what a subscriber says when it refuses).
+ANSWER_EXCERPT_BYTES = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     retry_after: str | None
+    #: The first ANSWER_EXCERPT_BYTES of the body (decoded from chunked framing).
+    excerpt: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,7 @@ class _Connection(asyncio.Protocol):
         self.reused = False
         self._status: int | None = None
         self._retry_after: str | None = None
+        self._excerpt = bytearray()
         self._received = False
         # Where the answer stands: in a head (bytes of it so far, of its current line so far) or after it.
         self._in_head = True
@@ -126,6 +133,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         self.waiter = asyncio.get_running_loop().create_future()
         self._status, self._retry_after, self._received, self._interim_answers = None, None, False, 0
+        self._excerpt.clear()
         self._expect_head()
         self.transport.write(request)
         return await self.waiter
@@ -137,7 +145,7 @@ class _Connection(asyncio.Protocol):
         waiter, self.waiter = self.waiter, None
         assert self._status is not None
         if waiter is not None and not waiter.done():
-            waiter.set_result(Answer(self._status, self._retry_after))
+            waiter.set_result(Answer(self._status, self._retry_after, bytes(self._excerpt)))
         if reusable:
             self.client._release(self)
         else:
@@ -240,13 +248,20 @@ class _Connection(asyncio.Protocol):
         if self._retry_after is None and name.lower() == b"retry-after":
             self._retry_after = value.decode("latin-1").strip()
 
+    def on_body(self, body: bytes) -> None:
+        room = ANSWER_EXCERPT_BYTES - len(self._excerpt)
+        if room > 0:
+            self._excerpt += body[:room]
+
     def on_headers_complete(self) -> None:
         self._status = self.parser.get_status_code()
         self._in_head, self._after_head_bytes = False, 0
 
     def on_message_complete(self) -> None:
         if self._status is not None and 100 <= self._status < 200 and self._status != 101:
-            self._status, self._retry_after = None, None  # an interim answer (100 Continue): the real one follows
+            # An interim answer (100 Continue): the real one follows.
+            self._status, self._retry_after = None, None
+            self._excerpt.clear()
             self._expect_head()
             self._interim_answers += 1
             if self._interim_answers > MAX_INTERIM_ANSWERS:

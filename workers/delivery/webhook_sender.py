@@ -20,6 +20,8 @@ class AttemptResult:
     error: str | None
     latency_ms: float
     retry_after: str | None
+    #: The start of what the subscriber answered, as text (None when no answer came).
+    response: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -31,6 +33,7 @@ class AttemptResult:
             "status_code": self.status_code,
             "error": self.error,
             "latency_ms": self.latency_ms,
+            "response": self.response,
         }
 
 
@@ -51,13 +54,16 @@ async def send_event(
     status: int | None = None
     error: str | None = None
     retry_after: str | None = None
+    response: str | None = None
     try:
         answer = await client.post(url, headers, body)
         status, retry_after = answer.status, answer.retry_after
+        response = answer.excerpt.decode("utf-8", errors="replace")
     except TimeoutError:
         error = f"timed out after {client.timeout:g}s"
     except DeliveryFailed as exc:
         error = str(exc)[:300]
     if status is not None and not 200 <= status < 300:
         error = f"HTTP {status}"
-    return AttemptResult(at, status, error, round((time.monotonic() - started) * 1000, 1), retry_after)
+    latency = round((time.monotonic() - started) * 1000, 1)
+    return AttemptResult(at, status, error, latency, retry_after, response)

@@ -49,6 +49,13 @@ def attempt(n: int, status_code: int | None = 500, error: str | None = None) -> 
     return {"at": f"2026-11-22T10:00:{n % 60:02d}Z", "status_code": status_code, "error": error, "latency_ms": n}
 
 
+def recorded(
+    n: int, status_code: int | None = 500, error: str | None = None, trigger: str = "scheduled"
+) -> dict[str, Any]:
+    """An attempt as the store keeps it: stamped with what started its round."""
+    return attempt(n, status_code, error) | {"trigger": trigger}
+
+
 async def statuses(store: DeliveryStore, subscription_id: str = SUB) -> dict[str, str]:
     return {row["event_id"]: row["status"] for row in await store.list(subscription_id, status=None, limit=1000)}
 
@@ -124,7 +131,7 @@ async def test_delivered_leaves_the_queue_with_its_attempt(store: DeliveryStore)
 
     assert await store.queued(SUB) == 1
     rows = {r["event_id"]: r for r in await store.list(SUB, status=None, limit=10)}
-    assert rows["evt_1"] == {"event_id": "evt_1", "status": DELIVERED, "attempts": [attempt(7, 204)]}
+    assert rows["evt_1"] == {"event_id": "evt_1", "status": DELIVERED, "attempts": [recorded(7, 204)]}
     assert rows["evt_2"] == {"event_id": "evt_2", "status": PENDING, "attempts": []}
     # Never claimed again, even long after.
     assert [c.event_id for c in await store.claim(SUB, NOW + 10 * LEASE, LEASE, 10)] == ["evt_2"]
@@ -143,7 +150,7 @@ async def test_a_retry_stays_queued_until_its_next_due_time(store: DeliveryStore
 
     rows = await store.list(SUB, status=PENDING, limit=10)
     assert rows == [
-        {"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1, None, "timeout"), attempt(2, 503)]}
+        {"event_id": "evt_1", "status": PENDING, "attempts": [recorded(1, None, "timeout"), recorded(2, 503)]}
     ]
 
 
@@ -167,7 +174,7 @@ async def test_a_retry_recorded_after_its_subscription_was_withdrawn_is_failed(
     await store.record(SUB, [Outcome("evt_1", PENDING, NOW + 5_000, attempt(1, 503))])
 
     assert await store.list(SUB, status=None, limit=10) == [
-        {"event_id": "evt_1", "status": FAILED, "attempts": [attempt(1, 503)]}
+        {"event_id": "evt_1", "status": FAILED, "attempts": [recorded(1, 503)]}
     ]
     assert await store.queued(SUB) == 0
     assert await store.claim(SUB, NOW + 100 * LEASE, LEASE, 10) == []
@@ -186,7 +193,7 @@ async def test_a_retry_recorded_for_an_enabled_subscription_stays_queued(store: 
     await store.record(SUB, [Outcome("evt_1", PENDING, NOW + 5_000, attempt(1, 503))])
 
     assert await store.list(SUB, status=None, limit=10) == [
-        {"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1, 503)]}
+        {"event_id": "evt_1", "status": PENDING, "attempts": [recorded(1, 503)]}
     ]
     assert await store.queued(SUB) == 1
     assert await store.claim(SUB, NOW + 4_999, LEASE, 10) == []
@@ -219,7 +226,7 @@ async def test_fail_all_fails_every_queued_delivery(store: DeliveryStore) -> Non
     assert await store.queued(SUB) == 0
     assert await store.claim(SUB, NOW + 100 * LEASE, LEASE, 10) == []
     failed = {r["event_id"]: r["attempts"] for r in await store.list(SUB, status=FAILED, limit=10)}
-    assert failed == {"evt_1": [attempt(1)], "evt_2": []}
+    assert failed == {"evt_1": [recorded(1)], "evt_2": []}
     # Another subscription is untouched.
     assert await statuses(store, "sub_b") == {"evt_1": PENDING}
     assert await store.fail_all("sub_nothing") == 0
@@ -238,8 +245,8 @@ async def test_requeue_makes_deliveries_pending_again_with_their_history(store: 
     assert await store.requeue(SUB, ["evt_1", "evt_2", "evt_new"], NOW + 100) == 3
     rows = {r["event_id"]: r for r in await store.list(SUB, status=PENDING, limit=10)}
     assert rows == {
-        "evt_1": {"event_id": "evt_1", "status": PENDING, "attempts": [attempt(1), attempt(3)]},
-        "evt_2": {"event_id": "evt_2", "status": PENDING, "attempts": [attempt(2, 200)]},
+        "evt_1": {"event_id": "evt_1", "status": PENDING, "attempts": [recorded(1), recorded(3)]},
+        "evt_2": {"event_id": "evt_2", "status": PENDING, "attempts": [recorded(2, 200)]},
         "evt_new": {"event_id": "evt_new", "status": PENDING, "attempts": []},
     }
     # Due now, and back at the start of the retry schedule.
