@@ -117,8 +117,8 @@ return out
 
 # KEYS: queue, records, subscriptions hash, due index, health, event log, event index. ARGV: attempts kept,
 # subscription id, then groups of (event id, status, next due ms or '', attempt JSON, subscriber health 'ok',
-# 'failing' or '', then the id, type and stored body of an operational event to log if this outcome makes the
-# delivery failed, or three ''). A retry for a subscription disabled meanwhile is recorded as failed, never
+# 'failing' or '', then the id, account, type and stored body of an operational event to log if this outcome
+# makes the delivery failed, or four ''). A retry for a subscription disabled meanwhile is recorded as failed, never
 # queued again: its lane is gone. Each attempt is stamped with what started its round (`trigger`).
 # Returns when the subscriber's failing streak began (unix ms, by Redis' clock), or 0 when it is not failing.
 _RECORD = (
@@ -130,9 +130,9 @@ local keep = tonumber(ARGV[1])
 local live = enabled(KEYS[3], ARGV[2])
 local clock = redis.call('TIME')
 local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
-for i = 3, #ARGV, 8 do
-  local event, status, next_due, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local health, op_id, op_type, op_body = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
+for i = 3, #ARGV, 9 do
+  local event, status, next_due, attempt, health = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local op_id, op_account, op_type, op_body = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   if not live and status == 'pending' then status = 'failed'; next_due = '' end
   local raw = redis.call('HGET', KEYS[2], event)
   if raw then
@@ -151,7 +151,7 @@ for i = 3, #ARGV, 8 do
     if next_due == '' then redis.call('ZREM', KEYS[1], event)
     else redis.call('ZADD', KEYS[1], next_due, event) end
     if status == 'failed' and was ~= 'failed' and op_id ~= '' then
-      append_event(KEYS[6], KEYS[7], op_id, '', op_type, op_body)
+      append_event(KEYS[6], KEYS[7], op_id, op_account, op_type, op_body)
     end
     if health == 'ok' then redis.call('HDEL', KEYS[5], 'failing_since')
     elseif health == 'failing' then redis.call('HSETNX', KEYS[5], 'failing_since', now) end
@@ -284,7 +284,7 @@ class DeliveryStore:
             next_due = "" if outcome.next_due_ms is None else outcome.next_due_ms
             args += [outcome.event_id, outcome.status, next_due, orjson.dumps(outcome.attempt)]
             args.append(_HEALTH[outcome.subscriber_ok])
-            args += ["", "", ""] if outcome.exhausted is None else operational_fields(outcome.exhausted)
+            args += ["", "", "", ""] if outcome.exhausted is None else operational_fields(outcome.exhausted)
         keys = [
             delivery_queue(subscription_id),
             delivery_records(subscription_id),

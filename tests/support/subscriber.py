@@ -23,6 +23,7 @@ class Answer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    text: str = "ok"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Subscriber:
             answer = script.pop(0) if script else self._defaults.get(request.path, Answer())
         if answer.delay:
             await asyncio.sleep(answer.delay)
-        return web.Response(status=answer.status, headers=answer.headers, text="ok")
+        return web.Response(status=answer.status, headers=answer.headers, text=answer.text)
 
     def start(self) -> Subscriber:
         self._thread.start()

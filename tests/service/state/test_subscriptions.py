@@ -53,6 +53,25 @@ def test_wildcards_match_every_event_type(event_types: tuple[str, ...]) -> None:
     assert not any(matching.matches("shop", t) for t in EVENT_TYPES)
 
 
+@pytest.mark.parametrize(("accounts", "event_types", "account", "event_type", "expected"), [
+    (("*",), ("*",), "", "relay.subscription.disabled", False),
+    (("*",), ("invoice.*",), "shop", "relay.account.sync_failing", False),
+    (("*",), ("relay.*",), "", "relay.delivery.exhausted", True),
+    (("*",), ("relay.*",), "shop", "invoice.paid", False),
+    (("*",), ("relay.delivery.exhausted",), "", "relay.delivery.exhausted", True),
+    (("*",), ("relay.delivery.exhausted",), "", "relay.subscription.disabled", False),
+    (("shop",), ("relay.*",), "", "relay.subscription.disabled", True),
+    (("shop",), ("relay.*",), "shop", "relay.account.sync_failing", True),
+    (("shop",), ("relay.*",), "sp", "relay.account.sync_failing", False),
+])  # fmt: skip
+def test_operational_events_go_only_where_named(
+    accounts: tuple[str, ...], event_types: tuple[str, ...], account: str, event_type: str, expected: bool
+) -> None:
+    """`*` means every invoice event; an operational one must be named, exactly or as `relay.*`. The account
+    filter applies to those about an account."""
+    assert subscription(accounts=accounts, event_types=event_types).matches(account, event_type) is expected
+
+
 def test_a_rotated_out_key_signs_only_until_the_overlap_ends() -> None:
     before = subscription()
     after = rotated(before, NOW)

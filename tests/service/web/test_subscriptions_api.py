@@ -791,3 +791,50 @@ async def test_replay_to_a_disabled_subscription_is_409(
         assert response.status_code == 409
         assert response.json()["error"] == "subscription_disabled"
     assert await delivery_rows(client, admin, sub["id"]) == []
+
+
+async def test_deliveries_listing_filters_by_time_window_and_event_type(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    await log_events(redis, "shop", 4)  # created, paid, created, paid
+    sub = await create(client, admin)
+    ids = [e["id"] for e in await logged(client, admin)]
+    store = DeliveryStore(redis)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    for n, event_id in enumerate(ids):  # queued an hour apart, oldest first
+        await store.fan_out([(sub["id"], event_id)], int((base + timedelta(hours=n)).timestamp() * 1000))
+
+    async def listed(**params: str) -> list[str]:
+        response = await client.get(f"/subscriptions/{sub['id']}/deliveries", params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [row["event_id"] for row in response.json()["deliveries"]]
+
+    assert await listed() == ids[::-1]
+    assert await listed(since=format_time(base + timedelta(hours=1))) == [ids[3], ids[2], ids[1]]
+    assert await listed(until=format_time(base + timedelta(minutes=90))) == [ids[1], ids[0]]
+    window = {"since": "2026-11-01T01:00:00+00:00", "until": "2026-11-01T02:00:00Z"}
+    assert await listed(**window) == [ids[2], ids[1]]
+    assert await listed(type="invoice.paid") == [ids[3], ids[1]]
+    assert await listed(type="invoice.created", since=format_time(base + timedelta(hours=1))) == [ids[2]]
+    assert await listed(type="relay.*") == []
+    for bad in ({"since": "yesterday"}, {"until": "2026-13-01T00:00:00Z"}, {"type": "invoice.nope"}):
+        response = await client.get(f"/subscriptions/{sub['id']}/deliveries", params=bad, headers=admin)
+        assert response.status_code == 400, bad
+
+
+async def test_recover_refuses_a_missing_or_bad_window(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    sub = await create(client, admin)
+    for body in (
+        {},
+        {"until": an_hour_ago()},
+        {"since": "soon"},
+        {"since": an_hour_ago(), "until": "2000-01-01T00:00:00Z"},
+        {"since": an_hour_ago(), "extra": 1},
+    ):
+        response = await client.post(f"/subscriptions/{sub['id']}/recover", json=body, headers=admin)
+        assert response.status_code == 400, body
+    response = await client.post(f"/subscriptions/{sub['id']}/recover", json={"since": an_hour_ago()}, headers=admin)
+    assert response.status_code == 202
+    assert response.json()["queued"] == 0
+    missing = await client.post("/subscriptions/sub_nope/recover", json={"since": an_hour_ago()}, headers=admin)
+    assert missing.status_code == 404
