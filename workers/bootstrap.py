@@ -19,7 +19,6 @@ import prometheus_client
 import structlog
 
 from service.config import load_settings
-from service.logging import configure_logging
 from service.state.stores import Stores
 from workers.delivery.bodies import BodyCache
 from workers.delivery.fanout import Fanout
@@ -38,8 +37,8 @@ log = structlog.get_logger("relay.worker")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    # Logging was configured when arq imported `workers.settings`.
     settings = load_settings()
-    configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
     stores = Stores.over(ctx["redis"])
     provider_http = ProviderHttp(settings.provider_timeout, settings.provider_max_body)
     webhook_client = WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout)
