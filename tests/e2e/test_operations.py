@@ -1,8 +1,9 @@
-"""What an operator sees of real web and worker processes: their log lines."""
+"""What an operator sees of real web and worker processes: their log lines, and the web's `/metrics`."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from tests.e2e.conftest import account_table
 from tests.e2e.test_delivery import Source, subscribe
 from tests.support.procs import Valkey, free_port
 from tests.support.relay import Sandbox, relay_stack
+from tests.support.subscriber import subscriber_server
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -75,3 +77,49 @@ def test_a_failed_delivery_line_names_its_subscription_host_and_cause(run_logs: 
         assert entry["host"] == "127.0.0.1"
         assert entry["error"].startswith(f"cannot connect to 127.0.0.1:{run_logs.subscriber_port}: ")
         assert "ConnectionRefusedError: " in entry["error"]
+
+
+def sample_sum(text: str, name: str, **labels: str) -> float:
+    """The sum of every sample of `name` whose labels include `labels` (0 when none)."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{re.escape(name)}(?:\{{(.*)\}})? (\S+)", line)
+        if match and all(f'{key}="{value}"' in (match.group(1) or "").split(",") for key, value in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+def test_the_web_s_metrics_show_the_worker_s_deliveries(sandbox: Sandbox, redis_url: str) -> None:
+    toml = account_table("mtr", "smsonline", sandbox.url)
+    events = 25
+    with subscriber_server() as subscriber, relay_stack(redis_url, toml) as relay:
+        source = Source(sandbox, relay, "mtr")
+        subscription = subscribe(relay, subscriber.url("/mtr"))
+        source.emit(events)
+        wait_until(lambda: len(subscriber.on("/mtr")) >= events or None, timeout=30, what="the deliveries")
+        delivered = len(subscriber.on("/mtr"))
+
+        def scraped() -> str | None:
+            text = relay.http.get("/metrics").raise_for_status().text
+            shown = sample_sum(text, "relay_delivery_attempts_total", result="delivered")
+            return text if shown == delivered else None
+
+        # No worker metrics port: the worker's figures reach the web through Redis.
+        text = wait_until(scraped, timeout=20, what="the web's metrics to show every delivery")
+        assert re.search(r'relay_delivery_attempts_total\{result="delivered",worker="[^"]+"\} ', text)
+        assert sample_sum(text, "relay_workers_reporting") == 1
+        assert sample_sum(text, "process_resident_memory_bytes", worker=worker_label(text)) > 0
+        per_subscription = {"subscription_id": subscription["id"]}
+        assert sample_sum(text, "relay_subscription_delivery_attempts_total", **per_subscription) == delivered
+        assert sample_sum(text, "relay_subscription_deliveries_pending", **per_subscription) == 0
+        assert sample_sum(text, "relay_redis_up") == 1
+        # One family per name, the web's samples and the worker's together: what Prometheus accepts.
+        types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+        assert len(types) == len(set(types))
+
+
+def worker_label(text: str) -> str:
+    """The `worker` label of the one worker on the page."""
+    match = re.search(r'worker="([^"]+)"', text)
+    assert match, text[:2000]
+    return match.group(1)
