@@ -12,7 +12,7 @@ the whole sum again as new). Per-process series keep every counter monotonic; `s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import orjson
@@ -92,16 +92,25 @@ class _Exposition(Collector):
         self.figures = figures
 
     def collect(self) -> Iterator[Metric]:
-        # Merged by family name: a family appears once, with the web's samples and each worker's.
-        families = {family.name: family for family in REGISTRY.collect()}
+        # Merged by family name: a family appears once, with the web's samples and each worker's. Copies: some
+        # collectors hand out the same family object at every collection.
+        families = {family.name: _copy(family) for family in REGISTRY.collect()}
         redis_up = GaugeMetricFamily("relay_redis_up", "1 when /metrics could read Redis, 0 when it could not")
         redis_up.add_metric([], 0 if self.figures is None else 1)
         yield redis_up
         if self.figures is not None:
-            yield from _state_families(self.figures)
+            read_from_redis = {family.name: family for family in _state_families(self.figures)}
+            yield from read_from_redis.values()
             for worker_id, raw in self.figures.workers.items():
-                _merge_worker(families, worker_id, raw)
+                # A worker's family of the same name as one read from Redis is not the worker's to add to.
+                _merge_worker(families, read_from_redis.keys(), worker_id, raw)
         yield from families.values()
+
+
+def _copy(family: Metric) -> Metric:
+    copied = Metric(family.name, family.documentation, family.type, family.unit)
+    copied.samples = list(family.samples)
+    return copied
 
 
 def _state_families(figures: Figures) -> Iterator[Metric]:
@@ -159,7 +168,7 @@ def _subscription_families(figures: Figures) -> Iterator[Metric]:
     yield from (attempts, dead, pending, oldest)
 
 
-def _merge_worker(families: dict[str, Metric], worker_id: str, raw: bytes) -> None:
+def _merge_worker(families: dict[str, Metric], reserved: Collection[str], worker_id: str, raw: bytes) -> None:
     """Add one worker's published samples, labelled with its id; a payload that does not parse is skipped
     whole, a family whose type differs from this process's (another version, mid-deploy) on its own."""
     try:
@@ -179,6 +188,8 @@ def _merge_worker(families: dict[str, Metric], worker_id: str, raw: bytes) -> No
     except (TypeError, KeyError, ValueError, AttributeError):  # orjson.JSONDecodeError is a ValueError
         return
     for name, kind, documentation, samples in parsed:
+        if name in reserved:
+            continue
         family = families.get(name)
         if family is None:
             try:
