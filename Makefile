@@ -4,15 +4,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast lint typecheck format run bench bench-quick clean
+.PHONY: install lock test test-fast lint typecheck format run bench bench-quick clean
 
-$(STAMP): pyproject.toml
+## make install: the project with its extras, every runtime dependency at the version requirements.txt pins
+$(STAMP): pyproject.toml requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -c requirements.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## make lock: requirements.txt again, after pyproject.toml's dependencies changed (a test says when it is due)
+lock:
+	$(PYTHON) -m tools.lock
 
 ## make test: lint, type-check, then the whole suite (a bundled Valkey starts when REDIS_URL is unset). Test
 ## files run in parallel (pytest-xdist, one file per worker at a time so that a file's shared relay starts once):

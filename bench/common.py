@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.procs import Proc, free_port, python_module
+from tests.support.relay import procfile_command
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def accounts_file(text: str) -> Path:
 
 
 def worker(env: dict[str, str]) -> Proc:
-    return Proc([sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env=env, name="worker").start()
+    return Proc(procfile_command("worker"), env=env, name="worker").start()
 
 
 def wait_count(sink_url: str, total: int, timeout: float) -> tuple[float, float]:

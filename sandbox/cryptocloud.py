@@ -39,7 +39,7 @@ MAX_PAGE = 100
 DEFAULT_LIMIT = 10
 MAX_INFO_UUIDS = 100
 LIMIT_MODES = ("index", "count")
-# The seed's example expires a day after creation. The sandbox does not cancel on expiry by itself:
+# The documented example expires a day after creation. The sandbox does not cancel on expiry by itself:
 # the operator's `expire` action and churn do, so a test decides when it happens.
 LIFETIME = timedelta(days=1)
 FEE = 0.014

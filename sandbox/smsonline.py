@@ -18,7 +18,7 @@ from sandbox.generate import Weighted, rng_uuid
 from sandbox.provider import Provider, arrived, to_decimal
 from sandbox.state import Account, AccountConfig, Record, Sandbox
 
-# Cryptomus' invoice lifetime; the seed's example expires an hour after creation.
+# Cryptomus' invoice lifetime; the documented example expires an hour after creation.
 LIFETIME = timedelta(hours=1)
 _METHODS = Weighted((("cryptomus", 75), ("pay4bit", 25)))
 _OPEN = Weighted((("check", 50), ("confirm_check", 25), ("process", 25)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -61,6 +62,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    logging.getLogger("relay").critical("uncaught_exception", exc_info=(kind, exc, tb))
+
+
 def wants_json(log_format: str | None) -> bool:
     """JSON unless the format is "console", or unset and standard error is a terminal."""
     if log_format is not None:
@@ -100,12 +105,18 @@ def configure_logging(secrets: Iterable[str] = (), *, log_format: str | None = N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(log_level)
+    # Python's warnings and an exception that ends the process are log lines like any other.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     # httpx logs every request's full URL at INFO, and SMSOnline's carries the API key in its query.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # uvicorn.access is left as uvicorn set it: `--no-access-log` must keep meaning what it says. Its own
-    # handler bypasses the processors above, and a nudge's `?token=` is in the path it logs: redacted here.
+    # uvicorn.access keeps its own switch (`--no-access-log` leaves it without a handler, and it does not
+    # propagate): a handler it has is replaced by the one above. The record's message is formatted before the
+    # processors see it, and a nudge's `?token=` is in the path it logs: redacted by a filter.
     access = logging.getLogger("uvicorn.access")
+    if access.handlers:
+        access.handlers[:] = [handler]
     access.filters[:] = [f for f in access.filters if not isinstance(f, RedactingFilter)]
     access.addFilter(RedactingFilter(redactor))
     for name in ("uvicorn", "uvicorn.error", "arq"):

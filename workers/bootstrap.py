@@ -2,8 +2,8 @@
 
 A worker runs arq's sync jobs and, beside them, loops of its own: the dispatcher (claims due accounts,
 queues their syncs), the upkeep (keeps every polled account on the schedule, notices a Redis that lost its
-data), the fan-out (logged events become deliveries), the delivery pool (one lane per subscription) and the
-trimmer (keeps the log to RELAY_RETENTION).
+data), the fan-out (logged events become deliveries), the delivery pool (one lane per subscription), the
+trimmer (keeps the log to RELAY_RETENTION) and the metrics publisher (the web's `/metrics` shows them).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import prometheus_client
 import structlog
 
 from service.config import load_settings
-from service.logging import configure_logging
 from service.state.stores import Stores
 from workers.delivery.bodies import BodyCache
 from workers.delivery.fanout import Fanout
 from workers.delivery.pool import DeliveryPool
 from workers.delivery.subscription_cache import SubscriptionCache
 from workers.delivery.webhook_client import WebhookClient
+from workers.metrics_publisher import MetricsPublisher
 from workers.retention.trimmer import Trimmer
 from workers.sync.dispatch import Dispatcher
 from workers.sync.jobs import SyncDeps
@@ -38,8 +38,8 @@ log = structlog.get_logger("relay.worker")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
+    # Logging was configured when arq imported `workers.settings`.
     settings = load_settings()
-    configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
     stores = Stores.over(ctx["redis"])
     provider_http = ProviderHttp(settings.provider_timeout, settings.provider_max_body)
     webhook_client = WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout)
@@ -80,7 +80,10 @@ async def startup(ctx: dict[str, Any]) -> None:
         consumer=consumer,
     )
     ctx["delivery_pool"] = pool
+    publisher = MetricsPublisher(stores.worker_metrics, consumer)
+    ctx["metrics_publisher"] = publisher
     ctx["background"] = [
+        asyncio.create_task(publisher.run_forever(), name="metrics"),
         asyncio.create_task(Dispatcher(stores.schedule, ctx["redis"], lease_ms).run_forever(), name="dispatch"),
         asyncio.create_task(pool.run_forever(), name="delivery-pool"),
         asyncio.create_task(fanout.run_forever(), name="fanout"),
@@ -104,4 +107,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         pool.close()
     for close in ctx.get("closing", []):
         await close()
+    publisher: MetricsPublisher | None = ctx.get("metrics_publisher")
+    if publisher is not None:
+        await publisher.publish_final()
     log.info("worker_stopped")

@@ -1,4 +1,10 @@
-"""The worker process: `arq workers.settings.WorkerSettings` (the Procfile's `worker`)."""
+"""The worker process: `arq workers.settings.WorkerSettings --custom-log-dict workers.settings.ARQ_LOG_CONFIG`
+(the Procfile's `worker`).
+
+arq's command line imports this module, then configures logging with its own plain-text handler, then logs
+its first lines, all before `on_startup`: so logging is configured here, at import, and `ARQ_LOG_CONFIG`
+(which changes nothing) takes the place of arq's own configuration.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,29 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from service.config import redis_url_from
+from contracts.errors import ConfigError
+from service.config import load_settings, redis_url_from
+from service.logging import configure_logging
 from workers.bootstrap import shutdown, startup
 from workers.sync.jobs import sync_account
+
+#: For arq's `--custom-log-dict`: an incremental configuration with nothing in it, so that the logging set up
+#: at import stays as it is.
+ARQ_LOG_CONFIG = {"version": 1, "incremental": True}
+
+
+def configure_logging_at_import() -> None:
+    """Logging as the settings say; with the defaults when they are invalid (`startup` then reports why, through
+    the same handler)."""
+    try:
+        settings = load_settings()
+    except ConfigError:
+        configure_logging()
+        return
+    configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
+
+
+configure_logging_at_import()
 
 #: A sync of a very large account may take minutes; past this arq cancels it (and the lease runs out).
 SYNC_JOB_TIMEOUT_S = 900

@@ -7,6 +7,8 @@
   `webhook-id`. That is the at-least-once guarantee.
 - An attempt's outcome appends to the record and either removes the delivery from the queue (delivered,
   failed) or sets its next due time (retry).
+- Beside the queue, for what `/metrics` shows per subscription: when each pending delivery was created (its
+  age), and counters of attempts by outcome and of deliveries that ended failed, kept by the same scripts.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from service.state.keys import (
     SUBSCRIPTIONS,
     delivery_health,
     delivery_order,
+    delivery_pending_since,
     delivery_queue,
     delivery_records,
+    delivery_stats,
 )
 from service.state.redis_types import awaited, text
 
@@ -61,7 +65,8 @@ local function reindex(index, queue, sub)
 end
 """
 
-# KEYS: subscriptions hash, due index, then (records, queue, order) of each subscription in ARGV order.
+# KEYS: subscriptions hash, due index, then (records, queue, order, pending-since) of each subscription in ARGV
+# order.
 # ARGV: now_ms, then per subscription: its id, the number of events, the event ids.
 # Returns the subscription ids that got work.
 _FANOUT = (
@@ -72,19 +77,20 @@ local now = ARGV[1]
 local i, k = 2, 3
 while i <= #ARGV do
   local sub, count = ARGV[i], tonumber(ARGV[i + 1])
-  local records, queue, order = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local records, queue, order, since = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   if enabled(KEYS[1], sub) then
     for j = i + 2, i + 1 + count do
       local event = ARGV[j]
       if redis.call('HSETNX', records, event, '{"status":"pending","attempts":[]}') == 1 then
         redis.call('ZADD', queue, now, event)
         redis.call('ZADD', order, now, event)
+        redis.call('ZADD', since, now, event)
         touched[sub] = true
       end
     end
   end
   i = i + 2 + count
-  k = k + 3
+  k = k + 4
 end
 local out = {}
 for sub in pairs(touched) do
@@ -115,12 +121,13 @@ return out
 """
 )
 
-# KEYS: queue, records, subscriptions hash, due index, health, event log, event index. ARGV: attempts kept,
-# subscription id, then groups of (event id, status, next due ms or '', attempt JSON, subscriber health 'ok',
-# 'failing' or '', then the id, account, type and stored body of an operational event to log if this outcome
-# makes the delivery failed, or four ''). A retry for a subscription disabled meanwhile is recorded as failed, never
-# queued again: its lane is gone. Each attempt is stamped with what started its round (`trigger`).
-# Returns when the subscriber's failing streak began (unix ms, by Redis' clock), or 0 when it is not failing.
+# KEYS: queue, records, subscriptions hash, due index, pending-since, stats, health, event log, event index.
+# ARGV: attempts kept, subscription id, then groups of (event id, status, next due ms or '', attempt JSON,
+# subscriber health 'ok', 'failing' or '', then the id, account, type and stored body of an operational event to
+# log if this outcome makes the delivery failed, or four ''). A retry for a subscription disabled meanwhile is
+# recorded as failed, never queued again: its lane is gone. Each attempt is stamped with what started its round
+# (`trigger`). Returns when the subscriber's failing streak began (unix ms, by Redis' clock), or 0 when it is not
+# failing.
 _RECORD = (
     _ENABLED
     + _REINDEX
@@ -148,22 +155,28 @@ for i = 3, #ARGV, 9 do
     record.status = status
     record.tries = (record.tries or 0) + 1
     redis.call('HSET', KEYS[2], event, cjson.encode(record))
-    if next_due == '' then redis.call('ZREM', KEYS[1], event)
-    else redis.call('ZADD', KEYS[1], next_due, event) end
-    if status == 'failed' and was ~= 'failed' and op_id ~= '' then
-      append_event(KEYS[6], KEYS[7], op_id, op_account, op_type, op_body)
+    if next_due == '' then
+      redis.call('ZREM', KEYS[1], event)
+      redis.call('ZREM', KEYS[5], event)
+    else
+      redis.call('ZADD', KEYS[1], next_due, event)
     end
-    if health == 'ok' then redis.call('HDEL', KEYS[5], 'failing_since')
-    elseif health == 'failing' then redis.call('HSETNX', KEYS[5], 'failing_since', now) end
+    redis.call('HINCRBY', KEYS[6], 'attempts:' .. (status == 'pending' and 'retry' or status), 1)
+    if status == 'failed' then redis.call('HINCRBY', KEYS[6], 'dead_lettered', 1) end
+    if status == 'failed' and was ~= 'failed' and op_id ~= '' then
+      append_event(KEYS[8], KEYS[9], op_id, op_account, op_type, op_body)
+    end
+    if health == 'ok' then redis.call('HDEL', KEYS[7], 'failing_since')
+    elseif health == 'failing' then redis.call('HSETNX', KEYS[7], 'failing_since', now) end
   end
 end
 reindex(KEYS[4], KEYS[1], ARGV[2])
-return tonumber(redis.call('HGET', KEYS[5], 'failing_since') or 0)
+return tonumber(redis.call('HGET', KEYS[7], 'failing_since') or 0)
 """
 )
 
-# KEYS: queue, records, due index. ARGV: subscription id. Every queued delivery becomes failed (the
-# subscription is disabled).
+# KEYS: queue, records, due index, pending-since, stats. ARGV: subscription id. Every queued delivery becomes
+# failed (the subscription is disabled).
 _FAIL_ALL = """
 local queued = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, event in ipairs(queued) do
@@ -175,12 +188,13 @@ for _, event in ipairs(queued) do
     redis.call('HSET', KEYS[2], event, cjson.encode(record))
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
+if #queued > 0 then redis.call('HINCRBY', KEYS[5], 'dead_lettered', #queued) end
 return #queued
 """
 
-# KEYS: queue, records, order, subscriptions hash, due index.
+# KEYS: queue, records, order, subscriptions hash, due index, pending-since.
 # ARGV: subscription id, now_ms, trigger ('replay' or 'recover'), event ids. Queues each again as pending,
 # history kept; its next attempts are stamped with the trigger.
 _REQUEUE = (
@@ -197,11 +211,31 @@ for i = 4, #ARGV do
   redis.call('HSET', KEYS[2], event, cjson.encode(record))
   redis.call('ZADD', KEYS[1], ARGV[2], event)
   redis.call('ZADD', KEYS[3], ARGV[2], event)
+  redis.call('ZADD', KEYS[6], ARGV[2], event)
 end
 if #ARGV > 3 then redis.call('ZADD', KEYS[5], 'LT', ARGV[2], ARGV[1]) end
 return #ARGV - 3
 """
 )
+
+
+#: The outcomes of an attempt as the per-subscription counters name them.
+ATTEMPT_RESULTS = (DELIVERED, "retry", FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFigures:
+    subscription_id: str
+    #: Deliveries waiting: due, in flight, or waiting for a retry.
+    pending: int
+    #: Of those, the ones due now (in flight included: a claim pushes the due time to the end of its lease).
+    due: int
+    #: When the oldest pending delivery was created or replayed (unix ms); None when nothing is pending.
+    oldest_pending_ms: int | None
+    #: Attempts by outcome (ATTEMPT_RESULTS), since the subscription was created.
+    attempts: dict[str, int]
+    #: Deliveries that ended failed (retries exhausted, the subscription disabled, the event trimmed).
+    dead_lettered: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +268,20 @@ def _record(raw: Any) -> dict[str, Any]:
     return record
 
 
+def _subscription_figures(
+    subscription_id: str, pending: Any, due: Any, oldest: Any, stats: dict[Any, Any]
+) -> SubscriptionFigures:
+    counters = {text(name): int(value) for name, value in stats.items()}
+    return SubscriptionFigures(
+        subscription_id=subscription_id,
+        pending=int(pending),
+        due=int(due),
+        oldest_pending_ms=int(oldest[0][1]) if oldest else None,
+        attempts={result: counters.get(f"attempts:{result}", 0) for result in ATTEMPT_RESULTS},
+        dead_lettered=counters.get("dead_lettered", 0),
+    )
+
+
 class DeliveryStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -258,6 +306,7 @@ class DeliveryStore:
                 delivery_records(subscription_id),
                 delivery_queue(subscription_id),
                 delivery_order(subscription_id),
+                delivery_pending_since(subscription_id),
             ]
             args += [subscription_id, len(event_ids), *event_ids]
         touched = await self._fanout(keys=keys, args=args)
@@ -290,6 +339,8 @@ class DeliveryStore:
             delivery_records(subscription_id),
             SUBSCRIPTIONS,
             DELIVERIES_DUE,
+            delivery_pending_since(subscription_id),
+            delivery_stats(subscription_id),
             delivery_health(subscription_id),
             EVENTS,
             EVENT_INDEX,
@@ -304,7 +355,13 @@ class DeliveryStore:
     async def fail_all(self, subscription_id: str) -> int:
         return int(
             await self._fail_all(
-                keys=[delivery_queue(subscription_id), delivery_records(subscription_id), DELIVERIES_DUE],
+                keys=[
+                    delivery_queue(subscription_id),
+                    delivery_records(subscription_id),
+                    DELIVERIES_DUE,
+                    delivery_pending_since(subscription_id),
+                    delivery_stats(subscription_id),
+                ],
                 args=[subscription_id],
             )
         )
@@ -318,6 +375,7 @@ class DeliveryStore:
             delivery_order(subscription_id),
             SUBSCRIPTIONS,
             DELIVERIES_DUE,
+            delivery_pending_since(subscription_id),
         ]
         total = 0
         for start in range(0, len(event_ids), 500):
@@ -374,13 +432,19 @@ class DeliveryStore:
     async def queued(self, subscription_id: str) -> int:
         return int(await awaited(self._redis.zcard(delivery_queue(subscription_id))))
 
-    async def queued_total(self, subscription_ids: Sequence[str]) -> int:
-        """Deliveries waiting (due or in flight) across these subscriptions, in one round trip."""
+    async def figures(self, subscription_ids: Sequence[str], now_ms: int) -> tuple[SubscriptionFigures, ...]:
+        """What `/metrics` shows of each subscription, in one round trip however many there are."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for subscription_id in subscription_ids:
                 pipe.zcard(delivery_queue(subscription_id))
-            depths = await pipe.execute()
-        return sum(int(depth) for depth in depths)
+                pipe.zcount(delivery_queue(subscription_id), "-inf", now_ms)
+                pipe.zrange(delivery_pending_since(subscription_id), 0, 0, withscores=True)
+                pipe.hgetall(delivery_stats(subscription_id))
+            replies = await pipe.execute()
+        return tuple(
+            _subscription_figures(subscription_id, *replies[4 * n : 4 * n + 4])
+            for n, subscription_id in enumerate(subscription_ids)
+        )
 
     async def forget(self, subscription_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -389,6 +453,8 @@ class DeliveryStore:
                 delivery_records(subscription_id),
                 delivery_order(subscription_id),
                 delivery_health(subscription_id),
+                delivery_pending_since(subscription_id),
+                delivery_stats(subscription_id),
             )
             pipe.zrem(DELIVERIES_DUE, subscription_id)
             await pipe.execute()

@@ -85,3 +85,29 @@ def delivery_health(subscription_id: str) -> str:
 def delivery_order(subscription_id: str) -> str:
     """ZSET event id -> unix ms the delivery was created, for listing newest first."""
     return f"{PREFIX}sub:{subscription_id}:order"
+
+
+def delivery_pending_since(subscription_id: str) -> str:
+    """ZSET event id -> unix ms the delivery was created or replayed, for the deliveries still pending only:
+    the oldest pending delivery's age in one read."""
+    return f"{PREFIX}sub:{subscription_id}:pending-since"
+
+
+def delivery_stats(subscription_id: str) -> str:
+    """HASH of the subscription's delivery counters: `attempts:delivered`, `attempts:retry`, `attempts:failed`
+    (attempts by outcome) and `dead_lettered` (deliveries that ended failed). They only grow (Prometheus
+    counters), whichever worker recorded the outcome."""
+    return f"{PREFIX}sub:{subscription_id}:stats"
+
+
+#: ZSET worker id -> unix ms of the worker's latest metrics publication (see `service.state.worker_metrics`).
+WORKER_METRICS_INDEX = PREFIX + "metrics:workers"
+
+
+def worker_metrics(worker_id: str) -> str:
+    """HASH of one worker's published metrics: `samples` (JSON) and `at` (unix ms); expires unless refreshed."""
+    return f"{PREFIX}metrics:worker:{worker_id}"
+
+
+#: arq's queue of jobs (its default queue name): sync jobs queued and not started yet.
+ARQ_QUEUE = "arq:queue"

@@ -1,7 +1,9 @@
 """When each account syncs: a Redis sorted set of due times plus one lease-holding lock per account.
 
 Why not one arq job per trigger: `enqueue_job` costs about six round trips, and arq's job ids cannot say
-"coalesce, but never drop a trigger that arrives while the sync runs" (see the notes). Instead:
+"coalesce, but never drop a trigger that arrives while the sync runs": `enqueue_job` refuses a job id while
+that job's result is kept, and a failed job's result is kept for the worker-wide `keep_result` (an hour by
+default) whatever its function says. Instead:
 
 - a trigger is one durable write, `ZADD relay:sync:due LT <now> <account>`: a burst of triggers for one
   account stays one entry (coalescing), and a scheduled poll further out is pulled forward;

@@ -95,12 +95,19 @@ async def refuse_evicting_redis(deps: WebDeps) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; settings are read from the environment when not handed in."""
-    resolved = settings if settings is not None else load_settings()
+    """Build the app. Without `settings` (uvicorn's factory, the Procfile's `web`), they are read from the
+    environment and the process's logging is configured here, not at start-up: uvicorn calls the factory
+    before it logs its first line, so every line of the process goes through the same renderer. A caller that
+    hands in settings (a test) keeps its own logging."""
+    if settings is None:
+        # First with the defaults: uvicorn's report of a settings error below is rendered like the rest.
+        configure_logging()
+        settings = load_settings()
+        configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
+    resolved = settings
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        configure_logging(resolved.secrets(), log_format=resolved.log_format, level=resolved.log_level)
         app.state.deps = WebDeps.build(resolved)
         await refuse_evicting_redis(app.state.deps)
         # Everything alive after start-up (modules, routes, settings) lives as long as the process: moved out

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 
+import structlog
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from service import metrics
 from service.state.stores import Stores
+from service.state.worker_metrics import WORKER_METRICS_TTL_MS
+from service.web.deps import WebDeps
 from service.web.responses import JSON
+
+log = structlog.get_logger("relay.web")
 
 
 async def healthz(request: Request) -> Response:
@@ -18,9 +23,16 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics_text(request: Request) -> Response:
-    stores: Stores = request.app.state.deps.stores
-    depths = await stores.queue_depths(int(time.time() * 1000))
-    body, content_type = metrics.render(depths, await stores.marker.last_loss_at_ms(), await stores.memory())
+    """200 whatever Redis does: without Redis, the process's own metrics and `relay_redis_up 0`."""
+    deps: WebDeps = request.app.state.deps
+    try:
+        figures = await deps.stores.figures(
+            int(time.time() * 1000), list(deps.settings.accounts), WORKER_METRICS_TTL_MS
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("metrics_without_redis", error=f"{type(exc).__name__}: {exc}")
+        figures = None
+    body, content_type = metrics.render(figures)
     return Response(body, media_type=content_type)
 
 

@@ -65,7 +65,7 @@ def login_account() -> Account:
     return parse_account("isp", table)
 
 
-def seed_records() -> list[dict[str, Any]]:
+def documented_records() -> list[dict[str, Any]]:
     records = fixture_json(INVOICES)["data"]
     assert isinstance(records, list)
     return records
@@ -100,7 +100,7 @@ def expected(
     }
 
 
-def test_seed_example_translates_to_the_documented_invoices() -> None:
+def test_documented_example_translates_to_the_documented_invoices() -> None:
     records = records_of(answer(fixture_bytes(INVOICES)))
     invoices = [ispcrm.translate(account(), record) for record in records]
     assert [invoice.canonical() for invoice in invoices] == [
@@ -109,21 +109,21 @@ def test_seed_example_translates_to_the_documented_invoices() -> None:
     ]
     assert [invoice.amount for invoice in invoices] == [Decimal("50.00"), Decimal("30.00")]
     assert [str(invoice.amount) for invoice in invoices] == ["50.00", "30.00"]
-    assert [invoice.raw for invoice in invoices] == seed_records()
+    assert [invoice.raw for invoice in invoices] == documented_records()
 
 
 def test_currency_comes_from_the_account() -> None:
-    assert ispcrm.translate(account(currency="kes"), seed_records()[0]).currency == "KES"
+    assert ispcrm.translate(account(currency="kes"), documented_records()[0]).currency == "KES"
 
 
 @pytest.mark.parametrize("invoice_id", [123, "123"])
 def test_integer_and_text_ids_are_the_same_invoice(invoice_id: object) -> None:
-    invoice = ispcrm.translate(account(), {**seed_records()[0], "invoice_id": invoice_id})
+    invoice = ispcrm.translate(account(), {**documented_records()[0], "invoice_id": invoice_id})
     assert (invoice.invoice_id, invoice.key) == ("123", "isp:123")
 
 
 def test_text_ids_are_kept_as_sent() -> None:
-    assert ispcrm.translate(account(), {**seed_records()[0], "invoice_id": "INV-0042"}).invoice_id == "INV-0042"
+    assert ispcrm.translate(account(), {**documented_records()[0], "invoice_id": "INV-0042"}).invoice_id == "INV-0042"
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_text_ids_are_kept_as_sent() -> None:
     ],
 )
 def test_times_are_utc_zone_less_ones_read_as_utc(field: str, value: str, utc_text: str) -> None:
-    canonical = ispcrm.translate(account(), {**seed_records()[0], field: value}).canonical()
+    canonical = ispcrm.translate(account(), {**documented_records()[0], field: value}).canonical()
     assert canonical["created_at" if field == "date" else "due_at"] == utc_text
 
 
@@ -169,13 +169,13 @@ def test_optional_fields_may_be_absent() -> None:
     ],
 )
 def test_status_table(provider_status: str, status: Status) -> None:
-    invoice = ispcrm.translate(account(), {**seed_records()[0], "status": provider_status})
+    invoice = ispcrm.translate(account(), {**documented_records()[0], "status": provider_status})
     assert (invoice.status, invoice.provider_status) == (status, provider_status)
 
 
 @pytest.mark.parametrize("provider_status", ["Draft", "Partially_Paid", "Refund", "Expired", "paid in full", "1"])
 def test_unknown_statuses_map_to_unknown_and_are_kept(provider_status: str) -> None:
-    invoice = ispcrm.translate(account(), {**seed_records()[0], "status": provider_status})
+    invoice = ispcrm.translate(account(), {**documented_records()[0], "status": provider_status})
     assert (invoice.status, invoice.provider_status) == (Status.UNKNOWN, provider_status)
 
 
@@ -202,7 +202,7 @@ def test_bad_fields_are_record_errors_naming_field_and_record(
     changes: dict[str, object], field: str, record_id: str | None
 ) -> None:
     with pytest.raises(RecordError) as caught:
-        ispcrm.translate(account(), {**seed_records()[0], **changes})
+        ispcrm.translate(account(), {**documented_records()[0], **changes})
     assert (caught.value.field, caught.value.record_id) == (field, record_id)
 
 
@@ -213,7 +213,7 @@ def test_arbitrary_json_raises_nothing_but_record_error(record: object) -> None:
 
 
 @settings(deadline=None)
-@given(record=st.sampled_from(seed_records()).flatmap(mutations))
+@given(record=st.sampled_from(documented_records()).flatmap(mutations))
 def test_mutated_records_raise_nothing_but_record_error(record: dict[str, Any]) -> None:
     invoice = translated_or_record_error(ispcrm.translate, account(), record)
     if invoice is not None:
@@ -325,7 +325,7 @@ def test_a_login_account_without_a_session_is_refused() -> None:
         (answer(fixture_bytes(INVOICES)[:-30]), ProviderTransient, "not JSON"),
         (answer({"success": False, "message": "Subscriber suspended"}), ProviderRejected, "Subscriber suspended"),
         (answer({"success": False}), ProviderRejected, "refused"),
-        (answer(seed_records()), ProviderTransient, "envelope"),
+        (answer(documented_records()), ProviderTransient, "envelope"),
         (answer({"ok": True, "body": []}), ProviderTransient, "envelope"),
         (answer({"success": 1, "data": []}), ProviderTransient, "envelope"),
         (answer({"success": True}), ProviderTransient, "without 'data'"),

@@ -23,7 +23,7 @@ from contracts.model import (
 )
 
 #: The event contract's example event, field for field.
-SPEC_EXAMPLE: dict[str, Any] = {
+CONTRACT_EXAMPLE: dict[str, Any] = {
     "id": "evt_example",
     "type": "invoice.paid",
     "timestamp": "2026-11-22T10:00:00.123456Z",
@@ -76,15 +76,15 @@ EVENT = Event(
 
 
 def test_event_to_dict_is_spec_example() -> None:
-    assert EVENT.to_dict() == SPEC_EXAMPLE
+    assert EVENT.to_dict() == CONTRACT_EXAMPLE
 
 
 def test_field_order_follows_spec() -> None:
     """Not required by JSON, but subscribers reading logs see fields in the contract's order."""
     document = EVENT.to_dict()
-    assert list(document) == list(SPEC_EXAMPLE)
-    assert list(document["data"]) == list(SPEC_EXAMPLE["data"])
-    assert list(document["data"]["invoice"]) == list(SPEC_EXAMPLE["data"]["invoice"])
+    assert list(document) == list(CONTRACT_EXAMPLE)
+    assert list(document["data"]) == list(CONTRACT_EXAMPLE["data"])
+    assert list(document["data"]["invoice"]) == list(CONTRACT_EXAMPLE["data"]["invoice"])
 
 
 def test_canonical_is_to_dict_without_raw() -> None:

@@ -43,8 +43,8 @@ from tests.contracts.support import (
 API_KEY = "sk_live_4f9Qx&z=1/2"
 TODAY = date(2025, 5, 16)
 NOW = datetime(2025, 5, 16, 12, 0, tzinfo=UTC)
-#: The seed's example: `smsonline-payments.json` is the documented 200 body with its trailing comma
-#: removed (the seed's JSON is invalid as printed); see fixtures/README.md.
+#: The documented example: `smsonline-payments.json` is the documented 200 body with its trailing comma
+#: removed (the documented JSON is invalid as printed); see fixtures/README.md.
 SEED = "smsonline-payments.json"
 
 
@@ -53,7 +53,7 @@ def account(**overrides: Any) -> Account:
     return parse_account("shop", {**table, **overrides})
 
 
-def seed_record() -> dict[str, Any]:
+def documented_record() -> dict[str, Any]:
     record = fixture_json(SEED)["body"][0]
     assert isinstance(record, dict)
     return record
@@ -66,7 +66,7 @@ def records_of(response: HttpResponse, of: Account | None = None) -> list[object
 # --- the documented example ------------------------------------------------------------------------------
 
 
-def test_seed_example_translates_to_the_documented_invoice() -> None:
+def test_documented_example_translates_to_the_documented_invoice() -> None:
     records = records_of(answer(fixture_bytes(SEED)))
     assert len(records) == 1
     invoice = smsonline.translate(account(), records[0])
@@ -89,7 +89,7 @@ def test_seed_example_translates_to_the_documented_invoice() -> None:
     }
     assert invoice.status is Status.CANCELED
     assert invoice.amount == Decimal("5.00")
-    assert invoice.raw == seed_record()
+    assert invoice.raw == documented_record()
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_seed_example_translates_to_the_documented_invoice() -> None:
     ],
 )
 def test_zone_less_times_are_read_in_the_account_zone(zone: str, created: str, due: str) -> None:
-    canonical = smsonline.translate(account(timezone=zone), seed_record()).canonical()
+    canonical = smsonline.translate(account(timezone=zone), documented_record()).canonical()
     assert (canonical["created_at"], canonical["due_at"]) == (created, due)
 
 
@@ -117,12 +117,12 @@ def test_zone_less_times_are_read_in_the_account_zone(zone: str, created: str, d
     ],
 )
 def test_amount_unit_and_currency_come_from_the_account(overrides: dict[str, str], amount: str, currency: str) -> None:
-    invoice = smsonline.translate(account(**overrides), seed_record())
+    invoice = smsonline.translate(account(**overrides), documented_record())
     assert (format_amount(invoice.amount), invoice.currency) == (amount, currency)
 
 
 def test_fractional_cents_keep_every_digit() -> None:
-    invoice = smsonline.translate(account(), {**seed_record(), "amount": Decimal("5.5")})
+    invoice = smsonline.translate(account(), {**documented_record(), "amount": Decimal("5.5")})
     assert format_amount(invoice.amount) == "0.055"
 
 
@@ -134,7 +134,7 @@ def test_optional_fields_may_be_absent() -> None:
 
 
 def test_pay_id_and_method_stay_in_raw_only() -> None:
-    record = {**seed_record(), "payId": "PAY-77", "method": "cryptomus", "status": "paid"}
+    record = {**documented_record(), "payId": "PAY-77", "method": "cryptomus", "status": "paid"}
     invoice = smsonline.translate(account(), record)
     assert (invoice.order_id, invoice.description, invoice.amount_paid) == (None, None, None)
     assert (invoice.raw["payId"], invoice.raw["method"]) == ("PAY-77", "cryptomus")
@@ -165,13 +165,13 @@ def test_pay_id_and_method_stay_in_raw_only() -> None:
     ],
 )
 def test_status_table(provider_status: str, status: Status) -> None:
-    invoice = smsonline.translate(account(), {**seed_record(), "status": provider_status})
+    invoice = smsonline.translate(account(), {**documented_record(), "status": provider_status})
     assert (invoice.status, invoice.provider_status) == (status, provider_status)
 
 
 @pytest.mark.parametrize("provider_status", ["refund_process", "refund_fail", "expired", "canceled", "paid!", "7"])
 def test_unknown_statuses_map_to_unknown_and_are_kept(provider_status: str) -> None:
-    invoice = smsonline.translate(account(), {**seed_record(), "status": provider_status})
+    invoice = smsonline.translate(account(), {**documented_record(), "status": provider_status})
     assert (invoice.status, invoice.provider_status) == (Status.UNKNOWN, provider_status)
 
 
@@ -199,12 +199,12 @@ def test_bad_fields_are_record_errors_naming_field_and_record(
     changes: dict[str, object], field: str, record_id: str | None
 ) -> None:
     with pytest.raises(RecordError) as caught:
-        smsonline.translate(account(), {**seed_record(), **changes})
+        smsonline.translate(account(), {**documented_record(), **changes})
     assert (caught.value.field, caught.value.record_id) == (field, record_id)
 
 
 def test_a_time_before_year_one_in_utc_is_a_record_error() -> None:
-    record = {**seed_record(), "created": "0001-01-01 00:00:00"}
+    record = {**documented_record(), "created": "0001-01-01 00:00:00"}
     with pytest.raises(RecordError) as caught:
         smsonline.translate(account(timezone="Europe/Moscow"), record)
     assert caught.value.field == "created"
@@ -223,7 +223,7 @@ def test_arbitrary_json_raises_nothing_but_record_error(record: object) -> None:
 
 
 @settings(deadline=None)
-@given(record=mutations(seed_record()), zone=st.sampled_from(["UTC", "Europe/Moscow", "America/Los_Angeles"]))
+@given(record=mutations(documented_record()), zone=st.sampled_from(["UTC", "Europe/Moscow", "America/Los_Angeles"]))
 def test_mutated_records_raise_nothing_but_record_error(record: dict[str, Any], zone: str) -> None:
     invoice = translated_or_record_error(smsonline.translate, account(timezone=zone), record)
     if invoice is not None:
@@ -338,8 +338,8 @@ def test_an_empty_history_has_no_records(body: dict[str, object]) -> None:
 
 
 def test_records_are_handed_out_as_sent_for_translation_one_by_one() -> None:
-    records = records_of(answer({"ok": True, "body": [7, seed_record()]}))
-    assert parsed(records) == [7, seed_record()]
+    records = records_of(answer({"ok": True, "body": [7, documented_record()]}))
+    assert parsed(records) == [7, documented_record()]
     with pytest.raises(RecordError):
         smsonline.translate(account(), records[0])
     assert smsonline.translate(account(), records[1]).invoice_id == "sessionId"

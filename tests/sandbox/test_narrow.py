@@ -22,8 +22,8 @@ INFO = "/v2/invoice/merchant/info"
 CC_LIST = "/v2/invoice/merchant/list"
 WEEK = {"start": "15.11.2026", "end": "22.11.2026", "offset": 0, "limit": 100}
 ISP_INVOICES = "/api/v1/subscriber/getCustomersInvoices"
-ISP_SPEC = {"username": None, "password": None, "token": "fixed-token"}
-EXTRA: dict[str, dict[str, Any]] = {"ispcrm": ISP_SPEC}
+ISPCRM_FIXED_TOKEN = {"username": None, "password": None, "token": "fixed-token"}
+EXTRA: dict[str, dict[str, Any]] = {"ispcrm": ISPCRM_FIXED_TOKEN}
 
 
 async def stats(client: httpx.AsyncClient, name: str) -> dict[str, Any]:

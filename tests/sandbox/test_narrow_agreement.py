@@ -21,7 +21,7 @@ ACCOUNTS: dict[str, Account] = {
         "ispcrm", {"provider": "ispcrm", "base_url": BASE_URL, "currency": "USD", "token": "fixed-token"}
     ),
 }
-SANDBOX_SPEC = {"ispcrm": {"username": None, "password": None, "token": "fixed-token"}}
+FIXED_TOKEN_KEYS = {"ispcrm": {"username": None, "password": None, "token": "fixed-token"}}
 UNKNOWN = {
     "cryptocloud": "INV-NOSUCH00",
     "simplepay": "00000000-0000-4000-8000-000000000000",
@@ -44,7 +44,7 @@ async def list_read(client: httpx.AsyncClient, account: Account) -> list[object]
 
 @pytest.mark.parametrize("provider", list(ACCOUNTS))
 async def test_narrow_reads_of_the_sandbox_agree_with_its_list(client: httpx.AsyncClient, provider: str) -> None:
-    await make_account(client, provider, count=130, **SANDBOX_SPEC.get(provider, {}))
+    await make_account(client, provider, count=130, **FIXED_TOKEN_KEYS.get(provider, {}))
     account, relay = ACCOUNTS[provider], provider_for(provider)
     assert relay.narrow_reader is not None
     listed = {relay.record_id(record): record for record in await list_read(client, account)}

@@ -18,15 +18,22 @@ from tests.support.waiting import wait_until
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
+def procfile_command(kind: str) -> list[str]:
+    """The Procfile's line for `kind` (web, worker) as this Python runs it: tests and benchmarks run the
+    processes as they are deployed."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith(f"{kind}:"))
+    argv = shlex.split(line.removeprefix(f"{kind}:"))
+    return [sys.executable, "-m", *argv]
+
+
 def web_command(port: int, *options: str) -> list[str]:
-    """The Procfile's `web` line as this Python runs it, on 127.0.0.1:`port`, with `options` appended (a
-    repeated uvicorn option takes its last value): tests and benchmarks serve the web as it is deployed."""
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    argv = shlex.split(line.removeprefix("web:"))
-    assert argv[0] == "uvicorn", line
+    """The Procfile's `web` line on 127.0.0.1:`port`, with `options` appended (a repeated uvicorn option takes
+    its last value)."""
+    argv = procfile_command("web")
+    assert argv[2] == "uvicorn", argv
     argv[argv.index("--host") + 1] = "127.0.0.1"
     argv[argv.index("--port") + 1] = str(port)
-    return [sys.executable, "-m", *argv, *options]
+    return [*argv, *options]
 
 
 @contextmanager
@@ -107,7 +114,7 @@ class Relay:
         return self.web
 
     def start_worker(self) -> Proc:
-        worker = Proc([sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env=self.env, name="worker")
+        worker = Proc(procfile_command("worker"), env=self.env, name="worker")
         self.workers.append(worker.start())
         return worker
 

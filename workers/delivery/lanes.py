@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import structlog
@@ -44,6 +45,14 @@ ATTEMPT_OUTCOMES = {
     FAILED: DELIVERY_ATTEMPTS.labels("failed"),
     "disabled": DELIVERY_ATTEMPTS.labels("disabled"),
 }
+
+
+def _host(url: str) -> str | None:
+    """The URL's host for log lines; None for a URL that does not parse (its attempts say why)."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +108,24 @@ class Lane:
         for _ in self.senders:
             self.queue.put_nowait(None)
 
+    @property
+    def subscription(self) -> Subscription:
+        return self._subscription
+
+    @subscription.setter
+    def subscription(self, subscription: Subscription) -> None:
+        """A new URL or secret applies from the next claim."""
+        self._subscription = subscription
+        # Bound to the logger, not to the context: every line of the lane says whose it is, whichever task
+        # logs it (the claiming loop or a sender).
+        self.log = log.bind(subscription_id=subscription.id, host=_host(subscription.url))
+
     async def _run(self) -> None:
-        structlog.contextvars.bind_contextvars(subscription_id=self.subscription.id)
         while True:
             try:
                 await self._step()
             except RedisError as exc:
-                log.warning("lane_redis_error", error=str(exc))
+                self.log.warning("lane_redis_error", error=str(exc))
                 await asyncio.sleep(1.0)
 
     async def _step(self) -> None:
@@ -154,9 +174,9 @@ class Lane:
             try:
                 await self._attempt(delivery, body, keys)
             except RedisError as exc:  # the outcome stays unrecorded: the lease brings the delivery back
-                log.warning("delivery_outcome_not_recorded", event_id=delivery.event_id, error=str(exc))
+                self.log.warning("delivery_outcome_not_recorded", event_id=delivery.event_id, error=str(exc))
             except Exception:  # a bug in one attempt must not take a sender with it
-                log.exception("delivery_attempt_crashed", event_id=delivery.event_id)
+                self.log.exception("delivery_attempt_crashed", event_id=delivery.event_id)
             finally:
                 self.busy -= 1
                 if self.busy < self.width // 2:
@@ -175,11 +195,11 @@ class Lane:
         result = replace(result, response=redacted(result.response, subscription))
         plan = plan_next(result, delivery.tries, self.context.retry_schedule, result.at)
         if result.succeeded:
-            log.debug(
+            self.log.debug(
                 "delivered", event_id=delivery.event_id, status_code=result.status_code, latency_ms=result.latency_ms
             )
         else:
-            (log.warning if plan.status == FAILED else log.info)(
+            (self.log.warning if plan.status == FAILED else self.log.info)(
                 "delivery_attempt_failed",
                 event_id=delivery.event_id,
                 status_code=result.status_code,

@@ -56,6 +56,11 @@ class DeliveryFailed(Exception):
     delivery log shows (it names hosts and ports, never a header or body)."""
 
 
+def _cause(exc: BaseException) -> str:
+    """An error as the delivery log shows it: its class and message ("ConnectionRefusedError: [Errno 111] ...")."""
+    return f"{type(exc).__name__}: {exc}"
+
+
 class _Stale(Exception):
     """A reused connection closed before the first byte of an answer: the server dropped it while idle."""
 
@@ -239,7 +244,7 @@ class _Connection(asyncio.Protocol):
         elif self.reused and not self._received:
             self._fail(_Stale())
         else:
-            reason = f": {exc}" if exc else ""
+            reason = f": {_cause(exc)}" if exc else ""
             self._fail(DeliveryFailed(f"{self._where()} closed the connection before answering{reason}"))
 
     # --- httptools callbacks ----------------------------------------------------------------------------
@@ -350,7 +355,8 @@ class WebhookClient:
                 continue
             self._open.add(connection)
             return connection
-        raise DeliveryFailed(f"cannot connect to {target.host}:{target.port}: {failure}")
+        reason = "no address to connect to" if failure is None else _cause(failure)
+        raise DeliveryFailed(f"cannot connect to {target.host}:{target.port}: {reason}")
 
     async def _addresses(self, target: Target) -> list[str]:
         """Where the host resolves to (an IP literal to itself), minus forbidden addresses: checked on every
@@ -358,7 +364,7 @@ class WebhookClient:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise DeliveryFailed(f"cannot resolve {target.host}: {exc}") from exc
+            raise DeliveryFailed(f"cannot resolve {target.host}: {_cause(exc)}") from exc
         resolved = dict.fromkeys(str(info[4][0]) for info in infos)  # each address once, in resolver order
         try:
             return connectable(target.host, resolved, allow_private=self.allow_private)

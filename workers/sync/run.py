@@ -108,9 +108,8 @@ async def run_sync(
         status, error = (AUTH_FAILED if isinstance(exc, ProviderAuthFailed) else ERROR), str(exc)
     duration = time.monotonic() - started
     _count(account, kind, status, counts, duration)
-    # A sync that found nothing new is routine: logged at debug, or a 5 s poll would flood the log.
-    routine = status == OK and not counts.changes and not counts.skipped
-    (log.debug if routine else log.info)(
+    level = finished_log_level(status, routine=not counts.changes and not counts.skipped)
+    getattr(log, level)(
         "sync_finished",
         read=kind.value,
         status=status,
@@ -173,6 +172,14 @@ async def _full(reader: Reader, plan: SyncPlan) -> None:
     """A full read covers every hint pending when it starts: none is read narrowly between its pages."""
     reader.served.update(plan.hints)
     await reader.full(plan.hints_pending)
+
+
+def finished_log_level(status: str, *, routine: bool) -> str:
+    """A failed sync is a warning. A sync that found nothing new is routine: debug, or a 5 s poll would flood
+    the log."""
+    if status != OK:
+        return "warning"
+    return "debug" if routine else "info"
 
 
 def _count(account: Account, kind: ReadKind, status: str, counts: SyncCounts, duration: float) -> None:

@@ -10,8 +10,23 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from service.state.deliveries import DELIVERED, FAILED, MAX_ATTEMPTS_KEPT, PENDING, Claimed, DeliveryStore, Outcome
-from service.state.keys import delivery_order, delivery_queue, delivery_records
+from service.state.deliveries import (
+    DELIVERED,
+    FAILED,
+    MAX_ATTEMPTS_KEPT,
+    PENDING,
+    Claimed,
+    DeliveryStore,
+    Outcome,
+    SubscriptionFigures,
+)
+from service.state.keys import (
+    delivery_order,
+    delivery_pending_since,
+    delivery_queue,
+    delivery_records,
+    delivery_stats,
+)
 from service.state.subscriptions import SubscriptionStore, new_subscription
 
 SUB = "sub_a"
@@ -319,8 +334,51 @@ async def test_attempts_are_capped(store: DeliveryStore) -> None:
 
 async def test_forget_removes_every_key(store: DeliveryStore, redis: Redis) -> None:
     await store.fan_out([(SUB, "evt_1"), ("sub_b", "evt_1")], NOW)
-    keys = (delivery_queue(SUB), delivery_records(SUB), delivery_order(SUB))
-    assert await redis.exists(*keys) == 3
+    await store.claim(SUB, NOW, LEASE, 10)
+    await store.record(SUB, [Outcome("evt_1", PENDING, NOW + 1, attempt(1))])
+    keys = (
+        delivery_queue(SUB),
+        delivery_records(SUB),
+        delivery_order(SUB),
+        delivery_pending_since(SUB),
+        delivery_stats(SUB),
+    )
+    assert await redis.exists(*keys) == 5
     await store.forget(SUB)
     assert await redis.exists(*keys) == 0
     assert await store.queued("sub_b") == 1
+
+
+async def test_figures_follow_every_outcome(store: DeliveryStore) -> None:
+    await store.fan_out([(SUB, "evt_1"), (SUB, "evt_2")], NOW)
+    await store.fan_out([(SUB, "evt_3"), (SUB, "evt_4")], NOW + 1_000)
+    await store.claim(SUB, NOW + 1_000, LEASE, 10)
+    await store.record(
+        SUB,
+        [
+            Outcome("evt_1", DELIVERED, None, attempt(1, 200)),
+            Outcome("evt_2", PENDING, NOW + 60_000, attempt(2)),
+            Outcome("evt_3", FAILED, None, attempt(3)),
+        ],
+    )
+    # evt_2 waits for its retry, evt_4 is in flight: the oldest pending is evt_2, created at NOW.
+    (found,) = await store.figures([SUB], NOW + 2_000)
+    assert found == SubscriptionFigures(
+        subscription_id=SUB,
+        pending=2,
+        due=0,
+        oldest_pending_ms=NOW,
+        attempts={DELIVERED: 1, "retry": 1, FAILED: 1},
+        dead_lettered=1,
+    )
+    await store.claim(SUB, NOW + 60_000, LEASE, 10)
+    await store.record(SUB, [Outcome("evt_2", DELIVERED, None, attempt(4, 200))])
+    (found,) = await store.figures([SUB], NOW + 100_000)
+    assert (found.pending, found.due, found.oldest_pending_ms) == (1, 1, NOW + 1_000)  # evt_4's lease ran out
+
+    assert await store.fail_all(SUB) == 1
+    await store.requeue(SUB, ["evt_3"], NOW + 200_000)
+    (found, other) = await store.figures([SUB, "sub_b"], NOW + 200_000)
+    assert (found.pending, found.oldest_pending_ms, found.dead_lettered) == (1, NOW + 200_000, 2)
+    assert found.attempts == {DELIVERED: 2, "retry": 1, FAILED: 1}
+    assert other == SubscriptionFigures("sub_b", 0, 0, None, {DELIVERED: 0, "retry": 0, FAILED: 0}, 0)

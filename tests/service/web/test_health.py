@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
+from redis.asyncio import Redis
 
+from service.state.deliveries import FAILED, DeliveryStore, Outcome
 from tests.service.conftest import NUDGE
 
 
@@ -13,8 +16,8 @@ def sample(text: str, name: str, **labels: str) -> float:
     """The value of one sample in Prometheus text format (0 when absent)."""
     wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
     for line in text.splitlines():
-        match = re.fullmatch(rf"{re.escape(name)}\{{(.*)\}} (\S+)", line)
-        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+        match = re.fullmatch(rf"{re.escape(name)}(?:\{{(.*)\}})? (\S+)", line)
+        if match and ",".join(sorted((match.group(1) or "").split(","))) == wanted:
             return float(match.group(2))
     return 0.0
 
@@ -43,3 +46,33 @@ async def test_metrics_count_callbacks_by_result_and_show_queue_depth(client: ht
     assert 'account="no-such-account"' not in text
     assert sample(text, "relay_queue_depth", queue="syncs_due") == 1
     assert "relay_delivery_latency_seconds_bucket" in text
+    assert sample(text, "relay_redis_up") == 1
+
+
+async def test_metrics_show_each_subscription_s_deliveries_and_the_queues(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    created = await client.post("/subscriptions", json={"url": "http://93.184.216.34/hooks"}, headers=admin)
+    subscription_id = created.json()["id"]
+    store = DeliveryStore(redis)
+    now = int(time.time() * 1000)
+    # Two deliveries made a minute ago: one failed for good, the other's attempt in flight past its lease.
+    await store.fan_out([(subscription_id, "evt_1"), (subscription_id, "evt_2")], now - 60_000)
+    await store.claim(subscription_id, now - 60_000, 25_000, 10)
+    attempt = {"at": "2026-11-22T10:00:00Z", "status_code": 500, "error": "HTTP 500", "latency_ms": 3}
+    await store.record(subscription_id, [Outcome("evt_1", FAILED, None, attempt)])
+
+    text = (await client.get("/metrics")).text
+    of_it = {"subscription_id": subscription_id}
+    assert sample(text, "relay_subscription_deliveries_pending", **of_it) == 1
+    assert 59 <= sample(text, "relay_subscription_oldest_pending_age_seconds", **of_it) < 120
+    assert sample(text, "relay_subscription_delivery_attempts_total", result="failed", **of_it) == 1
+    assert sample(text, "relay_subscription_delivery_attempts_total", result="delivered", **of_it) == 0
+    assert sample(text, "relay_subscription_deliveries_dead_lettered_total", **of_it) == 1
+    assert sample(text, "relay_queue_depth", queue="deliveries_queued") == 1
+    assert sample(text, "relay_queue_depth", queue="deliveries_due") == 1
+    assert sample(text, "relay_queue_depth", queue="sync_jobs_queued") == 0
+    assert sample(text, "relay_queue_depth", queue="sync_hints") == 0
+
+    await client.delete(f"/subscriptions/{subscription_id}", headers=admin)
+    assert subscription_id not in (await client.get("/metrics")).text

@@ -355,3 +355,20 @@ async def test_a_full_read_fetches_pages_concurrently_and_records_every_invoice_
     assert offsets == [page * 100 for page in range(max(1, -(-count // 100)))]
     # The first page alone, then several at once, at most RELAY_PROVIDER_CONCURRENCY.
     assert in_flight[1] == 1 if count <= 200 else 2 <= in_flight[1] <= 4
+
+
+async def test_a_failed_sync_is_logged_as_a_warning(redis: Redis) -> None:
+    async def refusing(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(401, {"content-type": "application/json"}, b'{"detail": "bad key"}')
+
+    with capture_logs() as logs:
+        report = (
+            await run_sync(
+                ACCOUNT, refusing, Sessions(refusing), EventLog(redis), baseline_done=True, sources=SourceCache()
+            )
+        ).report
+    assert report.status != "ok"
+    (finished,) = [entry for entry in logs if entry["event"] == "sync_finished"]
+    assert finished["log_level"] == "warning"
+    assert finished["status"] == report.status
+    assert finished["error"]

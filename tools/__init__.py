@@ -1,0 +1,1 @@
+"""Repository maintenance scripts run by `make`; nothing a deployed process imports."""
