@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast lint typecheck format run bench bench-quick clean
+.PHONY: install test test-fast lint typecheck format run run-reset bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +36,13 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-## make run: the relay with a bundled Valkey, the provider sandbox, and a sample subscriber
+## make run: the relay with a bundled Valkey, the provider sandbox, and a sample subscriber; its state is kept in
+## data/$PORT/ across runs. make run-reset: the same, from an empty data folder.
 run: $(STAMP)
 	$(PY) -m sandbox.demo
+
+run-reset: $(STAMP)
+	$(PY) -m sandbox.demo --reset
 
 ## make bench: every benchmark beside its ceiling (about 10 minutes); bench-quick: under 3 minutes
 bench: $(STAMP)
