@@ -336,7 +336,15 @@ def _schemas() -> dict[str, Schema]:
         "Replay": {
             "description": "Exactly one of `since` or `event_ids`.",
             "oneOf": [
-                obj({"since": {"type": "string", "format": "date-time", "description": "RFC 3339."}}),
+                obj(
+                    {
+                        "since": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "RFC 3339, with its offset (`Z` or `+hh:mm`): a time without one is 400.",
+                        }
+                    }
+                ),
                 obj(
                     {
                         "event_ids": {
@@ -352,6 +360,12 @@ def _schemas() -> dict[str, Schema]:
         "Queued": obj(
             {
                 "queued": {"type": "integer", "minimum": 0},
+                "unknown": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The requested `event_ids` the log does not hold (never logged, or past "
+                    "RELAY_RETENTION), each once; empty for `since`.",
+                },
                 "oldest_kept": {
                     **nullable(time),
                     "description": "When the oldest event still in the log was recorded (older ones have left it, "
@@ -566,7 +580,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[SUBSCRIPTION_PARAM],
                 body=ref("Replay"),
                 description="The matching logged events (the subscription's filters still apply) are queued as new "
-                "deliveries with the same event ids. Unknown event ids are skipped.",
+                "deliveries with the same event ids. Event ids the log does not hold are listed in `unknown`.",
             )
         },
         "/healthz": {
