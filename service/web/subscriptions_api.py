@@ -11,7 +11,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contracts.times import format_time, parse_time
+from contracts.times import format_time, parse_rfc3339
 from service.ssrf import ForbiddenTarget, check_target
 from service.state.deliveries import STATUSES
 from service.state.subscriptions import (
@@ -31,6 +31,7 @@ from service.web.responses import JSON, error
 _CREATE_FIELDS = {"url", "event_types", "accounts", "description"}
 _PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description"}
 MAX_REPLAY_IDS = 10_000
+SINCE_FORMAT = "since must be an RFC 3339 time with an offset, Z or +hh:mm (2026-11-22T10:00:00Z)"
 
 
 def _deps(request: Request) -> WebDeps:
@@ -195,21 +196,22 @@ async def replay(request: Request) -> Response:
         document = await _json_object(request, {"since", "event_ids"})
         if ("since" in document) == ("event_ids" in document):
             raise InvalidSubscription("give exactly one of 'since' (RFC 3339) or 'event_ids'")
+        unknown: list[str] = []
         if "since" in document:
             try:
-                since = parse_time(document["since"])
+                since = parse_rfc3339(document["since"])
             except ValueError as exc:
-                raise InvalidSubscription("since must be an RFC 3339 time") from exc
+                raise InvalidSubscription(SINCE_FORMAT) from exc
             event_ids = await _matching_since(deps, subscription, since)
         else:
-            event_ids = await _matching_ids(deps, subscription, document["event_ids"])
+            event_ids, unknown = await _matching_ids(deps, subscription, document["event_ids"])
     except InvalidSubscription as exc:
         return error(400, "bad_request", str(exc))
     queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000))
     oldest = await deps.stores.retention.oldest_kept_ms()
     # Events past RELAY_RETENTION have left the log: the answer says from when on replay can find them.
     oldest_kept = None if oldest is None else format_time(datetime.fromtimestamp(oldest / 1000, UTC))
-    return JSON({"queued": queued, "oldest_kept": oldest_kept}, status_code=202)
+    return JSON({"queued": queued, "unknown": unknown, "oldest_kept": oldest_kept}, status_code=202)
 
 
 async def _matching_since(deps: WebDeps, subscription: Subscription, since: datetime) -> list[str]:
@@ -220,7 +222,8 @@ async def _matching_since(deps: WebDeps, subscription: Subscription, since: date
     return found
 
 
-async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: object) -> list[str]:
+async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: object) -> tuple[list[str], list[str]]:
+    """The requested events that match the subscription, and the requested ids the log does not hold."""
     if (
         not isinstance(event_ids, list)
         or not 0 < len(event_ids) <= MAX_REPLAY_IDS
@@ -228,8 +231,11 @@ async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: ob
     ):
         raise InvalidSubscription(f"event_ids must be a list of 1 to {MAX_REPLAY_IDS} event ids")
     found: list[str] = []
+    unknown: list[str] = []
     for event_id in dict.fromkeys(event_ids):
         event = await deps.stores.eventlog.get(event_id)
-        if event is not None and subscription.matches(event.account, event.type):
+        if event is None:
+            unknown.append(event_id)
+        elif subscription.matches(event.account, event.type):
             found.append(event.event_id)
-    return found
+    return found, unknown
