@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock test test-fast lint typecheck format run bench bench-quick clean
+.PHONY: install lock test test-fast lint typecheck format run run-reset bench bench-quick clean
 
 ## make install: the project with its extras, every runtime dependency at the version requirements.txt pins
 $(STAMP): pyproject.toml requirements.txt
@@ -41,9 +41,13 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-## make run: the relay with a bundled Valkey, the provider sandbox, and a sample subscriber
+## make run: the relay with a bundled Valkey, the provider sandbox, and a sample subscriber; its state is kept in
+## data/$PORT/ across runs. make run-reset: the same, from an empty data folder.
 run: $(STAMP)
 	$(PY) -m sandbox.demo
+
+run-reset: $(STAMP)
+	$(PY) -m sandbox.demo --reset
 
 ## make bench: every benchmark beside its ceiling (about 10 minutes); bench-quick: under 3 minutes
 bench: $(STAMP)

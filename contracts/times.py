@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +33,18 @@ def parse_time(value: object, zone: tzinfo = UTC) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # "0001-01-01T00:00:00+03:00" is before year 1 in UTC
         raise ValueError(f"timestamp out of range: {value!r}") from exc
+
+
+#: RFC 3339's date-time: the offset (`Z` or `+hh:mm`) is required, unlike ISO 8601 and `parse_time`.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """An RFC 3339 date-time, in UTC; `ValueError` for anything else, a time without an offset included (its
+    moment would depend on the reader's zone)."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value.strip()):
+        raise ValueError(f"not an RFC 3339 time with an offset: {value!r}")
+    return parse_time(value)
 
 
 def format_time(moment: datetime) -> str:

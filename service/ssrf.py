@@ -65,7 +65,10 @@ async def check_target(url: object, *, allow_private: bool) -> str:
         raise ForbiddenTarget(f"url host {host!r} does not resolve") from exc
     addresses = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos}
     if not addresses or any(forbidden_address(address) for address in addresses):
-        raise ForbiddenTarget("url resolves to a loopback, private, link-local or reserved address")
+        raise ForbiddenTarget(
+            "url resolves to a loopback, private, link-local or reserved address"
+            " (RELAY_ALLOW_PRIVATE_URLS=true allows such URLs)"
+        )
     return str(url)
 
 

@@ -3,16 +3,18 @@
     relay check                                   validate the configuration (like `python -m service.check`)
     relay accounts                                accounts and their last sync
     relay sync [ACCOUNT]                          queue a sync of one account, or of all
-    relay events [--account A] [--type T] [--limit N] [--follow]
+    relay events [--account A] [--type T] [--limit N] [--follow]    (--follow: until Ctrl-C or SIGTERM)
+    relay events show EVENT_ID
     relay subscriptions list | create URL ... | show ID | update ID ... | delete ID | rotate ID
     relay deliveries ID [--status S]
-    relay replay ID (--since RFC3339 | --event-id E ...)
+    relay replay ID (--since RFC3339 | --event-id E ...)   (RFC 3339 with an offset: 2026-11-22T10:00:00Z)
 
 The API is at `--url` / `RELAY_URL` (default `http://127.0.0.1:${PORT:-8000}`), with the bearer token
 `--token` / `RELAY_ADMIN_TOKEN`; these two go before the command (`relay --url http://relay:8000 accounts`), as
 `subscriptions update ID --url U` is the subscriber's new URL. `--json` prints the API's answer instead of a table
 (`events --json`: one event per line). Exit codes: 0 done; 1 the API refused (its `error` and `detail` are
-printed) or, for `check`, the configuration is invalid; 2 the API cannot be reached, or the command line is wrong.
+printed), a replay named event ids the log does not hold, or, for `check`, the configuration is invalid; 2 the API
+cannot be reached, or the command line is wrong.
 A subscription secret is printed only by `create` and `rotate`: the only time an operator sees it.
 
 Here: the parser and `main`; `api` is the client of the operator API, `output` prints, `commands` runs each command.
@@ -29,6 +31,7 @@ from typing import Any, TextIO, TypeVar
 
 import httpx
 
+from contracts.times import parse_rfc3339
 from service import check
 from service.cli.api import Api, ApiError, Unreachable, default_url, shown_url
 from service.cli.commands import (
@@ -72,6 +75,17 @@ def positive(convert: Callable[[str], Number], malformed: str, refused: str) -> 
 
 positive_int = positive(int, "a positive integer", "a positive integer")
 positive_float = positive(float, "a number of seconds", "a positive number of seconds")
+
+
+def rfc3339(text: str) -> str:
+    """An argparse type: the text, once it is an RFC 3339 time with an offset (the API reads it again)."""
+    try:
+        parse_rfc3339(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an RFC 3339 time with an offset, Z or +hh:mm (2026-11-22T10:00:00Z), not {text!r}"
+        ) from None
+    return text
 
 
 def _output() -> argparse.ArgumentParser:
@@ -135,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="relay",
         description="invoice-relay operator tool: a client of the operator API (connection options go before the "
         "command: relay --url http://relay:8000 accounts).",
-        epilog="Exit codes: 0 ok; 1 refused by the API, or invalid configuration (check); 2 unreachable or usage.",
+        epilog="Exit codes: 0 ok; 1 refused by the API, event ids a replay did not find, or invalid configuration "
+        "(check); 2 unreachable or usage.",
     )
     parser.add_argument("--url", help="the relay's base URL (RELAY_URL; default http://127.0.0.1:$PORT, PORT=8000)")
     parser.add_argument("--token", help="the operator API token (RELAY_ADMIN_TOKEN; prefer the variable)")
@@ -150,11 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     sync = _command(commands, "sync", cmd_sync, "queue a sync of one account, or of every account")
     sync.add_argument("account", nargs="?", help="the account (default: all)")
 
-    events = _command(commands, "events", cmd_events, "print the latest events; --follow keeps printing new ones")
+    events = _command(
+        commands,
+        "events",
+        cmd_events,
+        "print the latest events; --follow keeps printing new ones; `events show ID` prints one event",
+    )
+    events.add_argument("action", nargs="?", metavar="show", help="show EVENT_ID: print that one event")
+    events.add_argument("event_id", nargs="?", metavar="EVENT_ID", help="with show: the event's id (evt_...)")
     events.add_argument("--account", help="only this account's events")
     events.add_argument("--type", help="only this event type (invoice.paid, ...)")
     events.add_argument("--limit", type=positive_int, default=20, help="how many of the latest events (default 20)")
-    events.add_argument("--follow", "-f", action="store_true", help="keep polling for new events; Ctrl-C stops")
+    events.add_argument(
+        "--follow", "-f", action="store_true", help="keep polling for new events; Ctrl-C or SIGTERM stops (exit 0)"
+    )
     events.add_argument(
         "--interval", type=positive_float, default=2.0, help="seconds between polls with --follow (default 2)"
     )
@@ -169,8 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay = _command(commands, "replay", cmd_replay, "queue logged events again to one subscription")
     replay.add_argument("id", metavar="ID", help="the subscription id")
     which = replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("--since", metavar="RFC3339", help="every matching event logged since this time")
-    which.add_argument("--event-id", dest="event_ids", action="append", metavar="EVENT_ID", help="an event; repeat")
+    which.add_argument(
+        "--since", type=rfc3339, metavar="RFC3339", help="every matching event logged since this time (with an offset)"
+    )
+    which.add_argument(
+        "--event-id",
+        dest="event_ids",
+        action="append",
+        metavar="EVENT_ID",
+        help="an event; repeat (an id not in the log is named, and the exit code is 1)",
+    )
     return parser
 
 

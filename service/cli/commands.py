@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, NoReturn, TextIO
 
 from service.cli.api import Api, ApiError, EventReader, Unreachable, segment
 from service.cli.output import dash, event_line, print_fields, print_json, print_table
@@ -55,7 +59,45 @@ def cmd_sync(args: argparse.Namespace, api: Api, out: TextIO, err: TextIO) -> in
     return EXIT_OK
 
 
+class FollowStopped(BaseException):
+    """SIGINT or SIGTERM while following the log (a BaseException, as KeyboardInterrupt is: no `except
+    Exception` on the way swallows it)."""
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Within: SIGINT (Ctrl-C) and SIGTERM (a supervisor, `timeout`, `kill`) raise FollowStopped. A signal that
+    whoever started the command ignores stays ignored (a non-interactive shell's background job ignores
+    SIGINT: SIGTERM still stops it). Outside the main thread, where Python cannot set handlers, nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise FollowStopped
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_events(args: argparse.Namespace, api: Api, out: TextIO, err: TextIO) -> int:
+    if args.action is not None and args.action != "show":
+        return usage_error(args, err, f"unexpected {args.action!r}: did you mean `events show {args.action}`?")
+    if args.action == "show":
+        if args.event_id is None:
+            return usage_error(args, err, "events show needs an event id")
+        if args.follow:
+            return usage_error(args, err, "events show prints one event: --follow does not apply")
+        print_json(out, api.call("GET", f"/events/{segment(args.event_id)}"))
+        return EXIT_OK
     reader = EventReader(api, account=args.account, event_type=args.type)
 
     def show(event: dict[str, Any]) -> None:
@@ -66,25 +108,33 @@ def cmd_events(args: argparse.Namespace, api: Api, out: TextIO, err: TextIO) -> 
     if not args.follow:
         return EXIT_OK
     # Following rides out a restart of the web process or a Redis outage (503): it says so once, and goes on.
-    outage: str | None = None
+    # It ends when told to, by SIGINT or SIGTERM: its normal end (exit 0).
     try:
-        while True:
-            time.sleep(args.interval)
-            try:
-                for event in reader.poll():
-                    show(event)
-            except (Unreachable, ApiError) as exc:
-                if isinstance(exc, ApiError) and exc.status != 503:
-                    raise
-                if outage is None:
-                    print(f"relay: {exc}; still following", file=err, flush=True)
-                outage = str(exc)
-                continue
-            if outage is not None:
-                print("relay: the relay answers again", file=err, flush=True)
-                outage = None
-    except KeyboardInterrupt:
+        with stopped_by_signals():
+            return _follow(args, reader, show, err)
+    except (FollowStopped, KeyboardInterrupt):
         return EXIT_OK
+
+
+def _follow(
+    args: argparse.Namespace, reader: EventReader, show: Callable[[dict[str, Any]], None], err: TextIO
+) -> NoReturn:
+    outage: str | None = None
+    while True:
+        time.sleep(args.interval)
+        try:
+            for event in reader.poll():
+                show(event)
+        except (Unreachable, ApiError) as exc:
+            if isinstance(exc, ApiError) and exc.status != 503:
+                raise
+            if outage is None:
+                print(f"relay: {exc}; still following", file=err, flush=True)
+            outage = str(exc)
+            continue
+        if outage is not None:
+            print("relay: the relay answers again", file=err, flush=True)
+            outage = None
 
 
 def cmd_subscriptions_list(args: argparse.Namespace, api: Api, out: TextIO, err: TextIO) -> int:
@@ -203,4 +253,8 @@ def cmd_replay(args: argparse.Namespace, api: Api, out: TextIO, err: TextIO) -> 
         print_json(out, body)
     else:
         print(f"queued {body['queued']} deliveries to {args.id}", file=out)
+    unknown = body.get("unknown") or []
+    if unknown:
+        print(f"relay: not in the event log: {', '.join(unknown)}", file=err)
+        return EXIT_REFUSED
     return EXIT_OK

@@ -25,7 +25,7 @@ from contracts.registry import PROVIDERS
 from service.state.deliveries import RECOVER, REPLAY, SCHEDULED, STATUSES
 from service.state.subscriptions import MAX_FILTERS, MAX_SUBSCRIPTIONS
 from service.web.subscriptions_api import MAX_REPLAY_IDS
-from service.web.webhooks import MAX_BODY_BYTES
+from service.web.webhooks import BODY_TIMEOUT_S, MAX_BODY_BYTES
 
 Schema = dict[str, Any]
 
@@ -256,6 +256,7 @@ def _schemas() -> dict[str, Schema]:
             }
         ),
         "CallbackAccepted": obj({"status": {"const": "accepted"}}),
+        "CallbackDuplicate": obj({"status": {"const": "duplicate"}}),
         "TriggerAccepted": obj(
             {"status": {"const": "accepted"}, "accounts": {"type": "array", "items": {"type": "string"}}}
         ),
@@ -361,7 +362,15 @@ def _schemas() -> dict[str, Schema]:
         "Replay": {
             "description": "Exactly one of `since` or `event_ids`.",
             "oneOf": [
-                obj({"since": {"type": "string", "format": "date-time", "description": "RFC 3339."}}),
+                obj(
+                    {
+                        "since": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "RFC 3339, with its offset (`Z` or `+hh:mm`): a time without one is 400.",
+                        }
+                    }
+                ),
                 obj(
                     {
                         "event_ids": {
@@ -377,16 +386,31 @@ def _schemas() -> dict[str, Schema]:
         "Queued": obj(
             {
                 "queued": {"type": "integer", "minimum": 0},
+                "unknown": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "A replay's: the requested `event_ids` the log does not hold (never logged, or "
+                    "past RELAY_RETENTION), each once; empty for `since`.",
+                },
                 "oldest_kept": {
                     **nullable(time),
                     "description": "When the oldest event still in the log was recorded (older ones have left it, "
                     "RELAY_RETENTION); null when the log is empty.",
                 },
-            }
+            },
+            required=("queued", "oldest_kept"),  # `unknown`: a replay's answer only
         ),
         "Health": obj({"status": {"const": "ok"}}),
         "Ready": obj({"status": {"const": "ready"}}),
-        "NotReady": obj({"status": {"const": "unavailable"}, "redis": {"const": "down"}}),
+        "NotReady": obj(
+            {
+                "status": {"const": "unavailable"},
+                "redis": {
+                    "enum": ["down", "full"],
+                    "description": "`down`: Redis does not answer; `full`: it refuses writes (maxmemory reached).",
+                },
+            }
+        ),
     }
 
 
@@ -421,9 +445,17 @@ def _paths() -> dict[str, Any]:
                 "A provider callback: a hint to sync the account now",
                 {
                     "202": respond("A sync of the account is durably queued.", ref("CallbackAccepted")),
+                    "200": respond(
+                        "A Standard Webhooks `webhook-id` already received within the signature's tolerance "
+                        "window (a provider's retry, or a captured callback replayed): acknowledged, nothing queued.",
+                        ref("CallbackDuplicate"),
+                    ),
                     "400": failure("`refused`, `malformed` or `incomplete_body`: the callback cannot be read."),
                     "401": failure("`refused`: bad or missing signature or token; nothing is queued."),
                     "404": failure("`unknown_account`."),
+                    "408": failure(
+                        f"`body_timeout`: the body was still arriving after {BODY_TIMEOUT_S:g} s; nothing is queued."
+                    ),
                     "413": failure(f"`body_too_large`: the body is over {MAX_BODY_BYTES} bytes."),
                     "503": failure(
                         "`queue_unavailable` / `redis_unavailable`: the sync cannot be queued; retry.", RETRY_AFTER
@@ -602,7 +634,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[SUBSCRIPTION_PARAM],
                 body=ref("Replay"),
                 description="The matching logged events (the subscription's filters still apply) are queued as new "
-                "deliveries with the same event ids. Unknown event ids are skipped.",
+                "deliveries with the same event ids. Event ids the log does not hold are listed in `unknown`.",
             )
         },
         "/subscriptions/{subscription_id}/recover": {
@@ -613,7 +645,7 @@ def _paths() -> dict[str, Any]:
                     "202": respond(
                         "How many deliveries were queued, and from when on the log still holds events.", ref("Queued")
                     ),
-                    "400": failure("`bad_request`: `since` missing, or a time that is not RFC 3339."),
+                    "400": failure("`bad_request`: `since` missing, or a time without its offset or not RFC 3339."),
                     "404": UNKNOWN_SUBSCRIPTION,
                     "409": failure("`subscription_disabled`: enable the subscription first."),
                 },
@@ -630,7 +662,10 @@ def _paths() -> dict[str, Any]:
             "get": public(
                 "readyz",
                 "Ready when Redis answers",
-                {"200": respond("Ready.", ref("Ready")), "503": respond("Redis does not answer.", ref("NotReady"))},
+                {
+                    "200": respond("Ready.", ref("Ready")),
+                    "503": respond("Redis does not answer, or is full.", ref("NotReady")),
+                },
             ),
         },
         "/metrics": {
@@ -654,6 +689,56 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _webhooks() -> dict[str, Any]:
+    """What the relay sends to each subscription: OpenAPI 3.1's `webhooks`, the requests the API makes."""
+
+    def header(name: str, description: str, pattern: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string", "pattern": pattern},
+        }
+
+    return {
+        "invoiceEvent": {
+            "post": {
+                "operationId": "invoiceEvent",
+                "summary": "An invoice event, sent to the URL of every enabled subscription that matches it",
+                "description": "Signed as Standard Webhooks specifies: verify `webhook-signature` with the "
+                "subscription's secret before trusting the body. Delivered at least once: dedupe on `webhook-id`. "
+                "Redirects are not followed.",
+                "tags": ["subscriber"],
+                "security": [],
+                "parameters": [
+                    header(
+                        "webhook-id",
+                        "The event id: the same on every retry and replay.",
+                        "^evt_[a-z0-9]+$",
+                    ),
+                    header("webhook-timestamp", "Unix seconds when this attempt was signed.", "^[0-9]+$"),
+                    header(
+                        "webhook-signature",
+                        'Space-separated `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one per secret '
+                        "(two while a rotated secret still signs).",
+                        r"^v1,[A-Za-z0-9+/]+={0,2}( v1,[A-Za-z0-9+/]+={0,2})*$",
+                    ),
+                ],
+                "requestBody": {"required": True, "content": json_content(ref("Event"))},
+                "responses": {
+                    "2XX": respond("Delivered: any 2xx within RELAY_DELIVERY_TIMEOUT ends the delivery."),
+                    "410": respond("Gone: the relay disables the subscription."),
+                    "default": respond(
+                        "Anything else, or no answer within RELAY_DELIVERY_TIMEOUT: tried again on "
+                        "RELAY_RETRY_SCHEDULE (`Retry-After` honoured), then `failed` (replayable)."
+                    ),
+                },
+            }
+        }
+    }
+
+
 @functools.cache
 def _document() -> dict[str, Any]:
     return {
@@ -671,8 +756,10 @@ def _document() -> dict[str, Any]:
         "tags": [
             {"name": "operator", "description": "Needs `Authorization: Bearer $RELAY_ADMIN_TOKEN`."},
             {"name": "public", "description": "Provider callbacks, health, metrics."},
+            {"name": "subscriber", "description": "What the relay sends to subscribers (under `webhooks`)."},
         ],
         "paths": _paths(),
+        "webhooks": _webhooks(),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {

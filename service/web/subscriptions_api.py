@@ -12,7 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from contracts.times import format_time, parse_time
+from contracts.times import format_time, parse_rfc3339
 from service.ssrf import ForbiddenTarget, check_target
 from service.state.deliveries import RECOVER, REPLAY, STATUSES
 from service.state.subscriptions import (
@@ -32,6 +32,13 @@ from service.web.responses import JSON, error
 _CREATE_FIELDS = {"url", "event_types", "accounts", "description"}
 _PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description"}
 MAX_REPLAY_IDS = 10_000
+
+
+def time_format(name: str) -> str:
+    return f"{name} must be an RFC 3339 time with an offset, Z or +hh:mm (2026-11-22T10:00:00Z)"
+
+
+SINCE_FORMAT = time_format("since")
 
 
 def _deps(request: Request) -> WebDeps:
@@ -201,9 +208,9 @@ def _time_param(query: Mapping[str, str], name: str) -> int | None:
     if not value:
         return None
     try:
-        return int(parse_time(value).timestamp() * 1000)
+        return int(parse_rfc3339(value).timestamp() * 1000)
     except ValueError as exc:
-        raise ValueError(f"{name} must be an RFC 3339 time") from exc
+        raise ValueError(time_format(name)) from exc
 
 
 @admin_only
@@ -218,13 +225,14 @@ async def replay(request: Request) -> Response:
         document = await _json_object(request, {"since", "event_ids"})
         if ("since" in document) == ("event_ids" in document):
             raise InvalidSubscription("give exactly one of 'since' (RFC 3339) or 'event_ids'")
+        unknown: list[str] = []
         if "since" in document:
             event_ids = await _matching_since(deps, subscription, _document_time(document, "since"))
         else:
-            event_ids = await _matching_ids(deps, subscription, document["event_ids"])
+            event_ids, unknown = await _matching_ids(deps, subscription, document["event_ids"])
     except InvalidSubscription as exc:
         return error(400, "bad_request", str(exc))
-    return await _queued_again(deps, subscription, event_ids, REPLAY)
+    return await _queued_again(deps, subscription, event_ids, REPLAY, unknown)
 
 
 @admin_only
@@ -253,17 +261,23 @@ async def recover(request: Request) -> Response:
 
 def _document_time(document: Mapping[str, Any], name: str) -> datetime:
     try:
-        return parse_time(document[name])
-    except (ValueError, TypeError) as exc:
-        raise InvalidSubscription(f"{name} must be an RFC 3339 time") from exc
+        return parse_rfc3339(document[name])
+    except ValueError as exc:
+        raise InvalidSubscription(time_format(name)) from exc
 
 
-async def _queued_again(deps: WebDeps, subscription: Subscription, event_ids: list[str], trigger: str) -> Response:
+async def _queued_again(
+    deps: WebDeps, subscription: Subscription, event_ids: list[str], trigger: str, unknown: list[str] | None = None
+) -> Response:
+    """202 with how many were queued; for a replay by ids, which ids the log does not hold."""
     queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000), trigger)
     oldest = await deps.stores.retention.oldest_kept_ms()
     # Events past RELAY_RETENTION have left the log: the answer says from when on they can be found.
     oldest_kept = None if oldest is None else format_time(datetime.fromtimestamp(oldest / 1000, UTC))
-    return JSON({"queued": queued, "oldest_kept": oldest_kept}, status_code=202)
+    body: dict[str, Any] = {"queued": queued, "oldest_kept": oldest_kept}
+    if unknown is not None:
+        body["unknown"] = unknown
+    return JSON(body, status_code=202)
 
 
 async def _matching_since(
@@ -277,7 +291,8 @@ async def _matching_since(
     return found
 
 
-async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: object) -> list[str]:
+async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: object) -> tuple[list[str], list[str]]:
+    """The requested events that match the subscription, and the requested ids the log does not hold."""
     if (
         not isinstance(event_ids, list)
         or not 0 < len(event_ids) <= MAX_REPLAY_IDS
@@ -285,8 +300,11 @@ async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: ob
     ):
         raise InvalidSubscription(f"event_ids must be a list of 1 to {MAX_REPLAY_IDS} event ids")
     found: list[str] = []
+    unknown: list[str] = []
     for event_id in dict.fromkeys(event_ids):
         event = await deps.stores.eventlog.get(event_id)
-        if event is not None and subscription.matches(event.account, event.type):
+        if event is None:
+            unknown.append(event_id)
+        elif subscription.matches(event.account, event.type):
             found.append(event.event_id)
-    return found
+    return found, unknown

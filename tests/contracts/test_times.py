@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.times import format_time, parse_time, zone_named
+from contracts.times import format_time, parse_rfc3339, parse_time, zone_named
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -176,3 +176,25 @@ def test_zone_named_utc_is_the_utc_singleton() -> None:
 def test_zone_named_refuses_unknown_names(name: str) -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         zone_named(name)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-22T10:00:00Z", datetime(2026, 11, 22, 10, 0, tzinfo=UTC)),
+        ("2026-11-22t10:00:00.250z", datetime(2026, 11, 22, 10, 0, 0, 250000, tzinfo=UTC)),
+        ("2026-11-22T13:00:00+03:00", datetime(2026, 11, 22, 10, 0, tzinfo=UTC)),
+        ("2026-11-22 05:30:00-04:30", datetime(2026, 11, 22, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_rfc3339_times_carry_an_offset(text: str, expected: datetime) -> None:
+    assert parse_rfc3339(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-22T10:00:00", "2026-11-22", "2026-11-22T10:00Z", "2026-11-22T10:00:00+0300", "2026-11-22T10:00:00+03", 5],
+)
+def test_times_without_an_offset_or_in_other_iso_forms_are_not_rfc3339(text: object) -> None:
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_rfc3339(text)

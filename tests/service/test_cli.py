@@ -207,6 +207,9 @@ def follow(transport: httpx.BaseTransport | None, scenario: Callable[[Following]
 
     driver = threading.Thread(target=drive, name="follow-scenario")
     code: int | None = None
+    # As from a terminal, where Ctrl-C is not ignored: a test run started with SIGINT ignored (a background
+    # job of a non-interactive shell) would otherwise see the command rightly keep ignoring it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         driver.start()
         with relay_environment(env):
@@ -219,6 +222,8 @@ def follow(transport: httpx.BaseTransport | None, scenario: Callable[[Following]
         driver.join()
     except KeyboardInterrupt:  # it landed outside the follow loop: the scenario failed early, or the command ended
         driver.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if failures:
         raise failures[0]
     assert code is not None, f"the command did not take Ctrl-C:\n{following.errors()}"
@@ -437,16 +442,34 @@ def test_replay_and_deliveries(api: httpx.BaseTransport, redis_url: str) -> None
     assert len(ok_json(api, "deliveries", sub_id, "--status", "pending")["deliveries"]) == 3
     assert len(ok_json(api, "deliveries", sub_id, "--limit", "2")["deliveries"]) == 2
 
-    # By id: the filters still apply (event 0 is not paid), unknown ids are skipped.
-    replayed = ok_json(
-        api, "replay", sub_id, "--event-id", paid[0], "--event-id", event_ids[0], "--event-id", "evt_nope"
-    )
-    assert replayed["queued"] == 1
+    # By id: the filters still apply (event 0 is not paid).
+    assert ok_json(api, "replay", sub_id, "--event-id", paid[0], "--event-id", event_ids[0])["queued"] == 1
+    assert ok(api, "replay", sub_id, "--event-id", paid[0]) == f"queued 1 deliveries to {sub_id}\n"
 
-    bad = run(api, "replay", sub_id, "--since", "yesterday")
-    assert bad.returncode == 1
-    assert bad.stderr.strip() == "relay: bad_request: since must be an RFC 3339 time (HTTP 400)"
+    for bad_since in ("yesterday", "2026-11-22T10:00:00", "2026-11-22"):
+        bad = run(api, "replay", sub_id, "--since", bad_since)
+        assert bad.returncode == 2, bad_since
+        assert f"expected an RFC 3339 time with an offset, Z or +hh:mm (2026-11-22T10:00:00Z), not '{bad_since}'" in (
+            bad.stderr
+        )
+    assert ok(api, "replay", sub_id, "--since", "2000-01-01T03:00:00+03:00") == f"queued 3 deliveries to {sub_id}\n"
     assert run(api, "replay", sub_id).returncode == 2  # neither --since nor --event-id
+
+
+def test_a_replay_names_the_event_ids_the_log_does_not_hold_and_exits_1(
+    api: httpx.BaseTransport, redis_url: str
+) -> None:
+    sub_id = ok_json(api, "subscriptions", "create", "http://127.0.0.1:9/hook")["id"]
+    (event_id,) = log_events(redis_url, range(1))
+    result = run(api, "replay", sub_id, "--event-id", event_id, "--event-id", "evt_nope", "--event-id", "evt_gone")
+    assert result.returncode == 1
+    assert result.stdout == f"queued 1 deliveries to {sub_id}\n"
+    assert result.stderr == "relay: not in the event log: evt_nope, evt_gone\n"
+
+    as_json = run(api, "replay", sub_id, "--event-id", "evt_nope", "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["unknown"] == ["evt_nope"]
+    assert json.loads(as_json.stdout)["queued"] == 0
     assert run(api, "deliveries", sub_id, "--status", "lost").returncode == 2
     missing = run(api, "deliveries", "sub_missing")
     assert missing.returncode == 1
@@ -486,6 +509,24 @@ def test_events_print_one_line_per_event(api: httpx.BaseTransport, redis_url: st
     paid = [line.split()[2] for line in ok(api, "events", "--type", "invoice.paid").splitlines()]
     assert paid == ["sms:S000001", "sms:S000003"]
     assert ok(api, "events", "--account", "other") == ""
+
+
+def test_events_show_prints_one_event(api: httpx.BaseTransport, redis_url: str) -> None:
+    first, second = log_events(redis_url, range(2))
+    shown = json.loads(ok(api, "events", "show", second))
+    assert shown["id"] == second
+    assert shown["data"]["invoice"]["key"] == "sms:S000001"
+    assert json.loads(ok(api, "events", "show", first, "--json"))["id"] == first
+
+    missing = run(api, "events", "show", "evt_nope")
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr.strip() == "relay: unknown_event (HTTP 404)"
+    assert "needs an event id" in run(api, "events", "show").stderr
+    assert run(api, "events", "show").returncode == 2
+    assert run(api, "events", "show", first, "--follow").returncode == 2
+    stray = run(api, "events", first)
+    assert stray.returncode == 2
+    assert f"did you mean `events show {first}`" in stray.stderr
 
 
 def test_events_read_past_the_first_page(api: httpx.BaseTransport, redis_url: str) -> None:
@@ -531,6 +572,42 @@ def test_events_follow_rides_out_a_restart_of_the_web_process(redis_url: str, tm
         web.stop()
 
 
+def test_events_follow_started_with_sigint_ignored_stops_on_sigterm(redis_url: str, tmp_path: Path) -> None:
+    """A real `relay events --follow` started as a background job is (SIGINT ignored): SIGINT leaves it running,
+    SIGTERM ends it cleanly (exit 0, its output flushed) within a deadline."""
+    web = ServedApp(relay_settings(redis_url, tmp_path)).start()
+    (event_id,) = log_events(redis_url, range(1))
+    output = tmp_path / "follow.out"
+    try:
+        with output.open("wb") as out:
+            follower = subprocess.Popen(
+                [str(RELAY), "events", "--follow", "--interval", "0.1", "--json"],
+                env=console_script_environment(web.url),
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509 - no threads here
+            )
+        try:
+            wait_until(lambda: event_id in output.read_text(), timeout=20, what="the first event")
+            follower.send_signal(signal.SIGINT)
+            with pytest.raises(subprocess.TimeoutExpired):
+                follower.wait(timeout=1)
+            follower.send_signal(signal.SIGTERM)
+            assert follower.wait(timeout=10) == 0
+            assert follower.stderr is not None
+            assert follower.stderr.read() == b""
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+                follower.wait(timeout=10)
+            if follower.stderr is not None:
+                follower.stderr.close()
+    finally:
+        web.stop()
+    assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == [event_id]
+
+
 # errors
 
 
@@ -570,6 +647,14 @@ def test_an_unreachable_relay_exits_2_and_says_where() -> None:
     assert f"http://127.0.0.1:{port}" in default.stderr
 
 
+def console_script_environment(url: str) -> dict[str, str]:
+    """The installed `relay` pointed at `url`, running this checkout's code (whichever checkout the editable
+    install points at)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return environ | {"RELAY_URL": url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}
+
+
 def test_the_console_script_is_installed() -> None:
     (entry,) = importlib.metadata.entry_points(group="console_scripts", name="relay")
     assert entry.value == "service.cli:main"
@@ -580,12 +665,14 @@ def test_the_console_script_runs_against_a_served_relay(redis_url: str, tmp_path
     """The one run as a process: the installed `relay`, its environment, exit code and standard output."""
     web = ServedApp(relay_settings(redis_url, tmp_path)).start()
     try:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        # This checkout's code, whichever checkout the editable install points at.
-        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        environ |= {"RELAY_URL": web.url, "RELAY_ADMIN_TOKEN": ADMIN_TOKEN}
         result = subprocess.run(
-            [str(RELAY), "accounts"], env=environ, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+            [str(RELAY), "accounts"],
+            env=console_script_environment(web.url),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     finally:
         web.stop()

@@ -7,6 +7,7 @@ content type, headers and body are the documented ones.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import re
@@ -37,17 +38,19 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from contracts.changes import detect_change
 from contracts.model import Status
+from contracts.standard_webhooks import new_secret, secret_key, signature_header
 from service.state.deliveries import DELIVERED, DeliveryStore, Outcome
 from service.state.subscriptions import SubscriptionStore, new_subscription
-from service.web import openapi, subscriptions_api
+from service.web import openapi, subscriptions_api, webhooks
 from service.web.app import create_app, routes
 from service.web.deps import WebDeps
-from tests.service.conftest import ACCOUNTS, ADMIN, make_settings
+from tests.service.conftest import ACCOUNTS, ADMIN, SP_WHSEC, make_settings
 from tests.service.support import invoice, log_events
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -191,6 +194,112 @@ def test_the_event_schema_is_the_contracts_one_and_validates_a_logged_event() ->
     validator.validate(event)
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({**event, "data": {**event["data"], "invoice": {**event["data"]["invoice"], "amount": 1.5}}})
+
+
+#: Every answer README's "HTTP API" section names, by operation (operator calls also answer 401 and 503).
+README_ANSWERS: dict[tuple[str, str], set[str]] = {
+    ("/webhooks/{account}", "post"): {"202", "200", "400", "401", "404", "408", "413", "503"},
+    ("/accounts/{account}/sync", "post"): {"202", "404"},
+    ("/sync", "post"): {"202"},
+    ("/accounts", "get"): {"200"},
+    ("/events", "get"): {"200", "400"},
+    ("/events/{event_id}", "get"): {"200", "404"},
+    ("/subscriptions", "post"): {"201", "400", "409"},
+    ("/subscriptions", "get"): {"200"},
+    ("/subscriptions/{subscription_id}", "get"): {"200", "404"},
+    ("/subscriptions/{subscription_id}", "patch"): {"200", "400", "404"},
+    ("/subscriptions/{subscription_id}", "delete"): {"204", "404"},
+    ("/subscriptions/{subscription_id}/rotate-secret", "post"): {"200", "404"},
+    ("/subscriptions/{subscription_id}/deliveries", "get"): {"200", "400", "404"},
+    ("/subscriptions/{subscription_id}/replay", "post"): {"202", "400", "404", "409"},
+    ("/subscriptions/{subscription_id}/recover", "post"): {"202", "400", "404", "409"},
+    ("/healthz", "get"): {"200"},
+    ("/readyz", "get"): {"200", "503"},
+    ("/metrics", "get"): {"200", "503"},
+    ("/openapi.json", "get"): {"200"},
+}
+
+
+def body_validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator({**schema, "components": document["components"]})
+
+
+def answer_schema(document: dict[str, Any], path: str, method: str, status: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["paths"][path][method]["responses"][status]["content"]["application/json"][
+        "schema"
+    ]
+    return schema
+
+
+def test_every_answer_the_readme_documents_is_described_with_its_body() -> None:
+    document = openapi.document()
+    assert set(README_ANSWERS) == {(path, method.lower()) for path, method in documented_operations(document)}
+    for (path, method), statuses in README_ANSWERS.items():
+        op = document["paths"][path][method]
+        expected = statuses | ({"401", "503"} if op["security"] == [{"adminToken": []}] else set())
+        assert expected <= set(op["responses"]), (path, method, expected - set(op["responses"]))
+        for status in op["responses"]:
+            if status.startswith(("4", "5")) and path != "/readyz":
+                assert answer_schema(document, path, method, status) == {"$ref": "#/components/schemas/Error"}
+    body_validator(document, {"$ref": "#/components/schemas/Error"}).validate({"error": "body_timeout", "detail": "x"})
+    not_ready = body_validator(document, answer_schema(document, "/readyz", "get", "503"))
+    for redis_state in ("down", "full"):
+        not_ready.validate({"status": "unavailable", "redis": redis_state})
+
+
+async def test_a_duplicate_callback_and_a_body_too_slow_answer_as_described(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two answers schemathesis cannot reach (it cannot sign a callback, nor send a body slowly)."""
+    document = openapi.document()
+    body = orjson.dumps({"id": "evt_1", "type": "invoice.success", "data": {"id": "inv-1"}})
+    headers = {
+        "webhook-id": "msg_twice",
+        "webhook-timestamp": str(int(datetime.now(UTC).timestamp())),
+        "webhook-signature": Webhook(SP_WHSEC).sign("msg_twice", datetime.now(UTC), body.decode()),
+    }
+    assert (await client.post("/webhooks/sp", content=body, headers=headers)).status_code == 202
+    duplicate = await client.post("/webhooks/sp", content=body, headers=headers)
+    assert duplicate.status_code == 200
+    body_validator(document, answer_schema(document, "/webhooks/{account}", "post", "200")).validate(duplicate.json())
+
+    monkeypatch.setattr(webhooks, "BODY_TIMEOUT_S", 0.2)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"token": '
+        await asyncio.sleep(5)
+        yield b'""}'
+
+    slow = await client.post("/webhooks/shop", content=trickle())
+    assert slow.status_code == 408
+    body_validator(document, answer_schema(document, "/webhooks/{account}", "post", "408")).validate(slow.json())
+
+
+def test_the_outgoing_event_is_described_under_webhooks() -> None:
+    """OpenAPI 3.1 `webhooks`: the request the relay sends, checked against a real signed event."""
+    document = openapi.document()
+    (name,) = document["webhooks"]
+    hook = document["webhooks"][name]["post"]
+    assert hook["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Event"}
+    assert set(hook["responses"]) == {"2XX", "410", "default"}
+    change = detect_change(None, invoice("shop", 1, Status.PAID), observed_at=datetime.now(UTC))
+    assert change is not None
+    assert change.event is not None
+    event_body = change.event.to_json()
+    body_validator(document, {"$ref": "#/components/schemas/Event"}).validate(orjson.loads(event_body))
+    timestamp = int(datetime.now(UTC).timestamp())
+    keys = [secret_key(new_secret()), secret_key(new_secret())]  # two while a rotated secret still signs
+    sent = {
+        "webhook-id": change.event.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(keys, change.event.id, timestamp, event_body),
+    }
+    params = {param["name"]: param for param in hook["parameters"]}
+    assert set(params) == set(sent)
+    for header, value in sent.items():
+        assert params[header]["in"] == "header"
+        assert params[header]["required"] is True
+        assert re.fullmatch(params[header]["schema"]["pattern"], value), (header, value)
 
 
 async def test_served_document_is_the_document(client: httpx.AsyncClient) -> None:

@@ -27,7 +27,7 @@ PUBLIC_FIELDS = {"id", "url", "event_types", "accounts", "enabled", "created_at"
 UNAUTHORIZED = {"error": "unauthorized"}
 UNKNOWN_SUBSCRIPTION = {"error": "unknown_subscription"}
 NOT_AN_OBJECT = {"error": "invalid_subscription", "detail": "the body must be a JSON object"}
-PRIVATE_TARGET = "url resolves to a loopback, private, link-local or reserved address"
+PRIVATE_TARGET = "url resolves to a loopback, private, link-local or reserved address (RELAY_ALLOW_PRIVATE_URLS=true allows such URLs)"
 
 
 async def logged(client: httpx.AsyncClient, admin: dict[str, str], **params: str) -> list[dict[str, Any]]:
@@ -329,6 +329,8 @@ async def test_patch_to_a_private_url_is_refused(client: httpx.AsyncClient, admi
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_subscription"
     assert response.json()["detail"].startswith("url "), response.text
+    if not url.startswith("ftp:"):
+        assert response.json()["detail"] == PRIVATE_TARGET
     assert (await client.get(f"/subscriptions/{sub['id']}", headers=admin)).json()["url"] == PUBLIC_URL
 
 
@@ -690,12 +692,16 @@ async def test_replay_by_event_ids(client: httpx.AsyncClient, admin: dict[str, s
 
     sub = await create(client, admin, accounts=["shop"], event_types=["invoice.paid"])
     wanted = [shop_paid[0], "evt_unknown", shop_paid[1], shop_paid[0], *sp_any]
-    response = await replay(client, admin, sub["id"], {"event_ids": wanted})
+    response = await replay(client, admin, sub["id"], {"event_ids": [*wanted, "evt_other", "evt_unknown"]})
     assert response.status_code == 202
     assert response.json()["queued"] == 2  # unknown, duplicate and filtered-out ids are not queued
+    assert response.json()["unknown"] == ["evt_unknown", "evt_other"]  # each once, in the order asked
     assert sorted(r["event_id"] for r in await delivery_rows(client, admin, sub["id"], "pending")) == sorted(shop_paid)
 
-    assert (await replay(client, admin, sub["id"], {"event_ids": ["evt_nope"]})).json()["queued"] == 0
+    nothing = (await replay(client, admin, sub["id"], {"event_ids": ["evt_nope"]})).json()
+    assert (nothing["queued"], nothing["unknown"]) == (0, ["evt_nope"])
+    assert (await replay(client, admin, sub["id"], {"event_ids": shop_paid})).json()["unknown"] == []
+    assert (await replay(client, admin, sub["id"], {"since": an_hour_ago()})).json()["unknown"] == []
 
 
 async def test_replay_makes_delivered_and_failed_deliveries_pending_again(
@@ -754,6 +760,9 @@ async def test_replay_after_disabling_and_enabling(
         {"since": 1700000000},
         {"since": None},
         {"since": "2020-13-01T00:00:00Z"},
+        {"since": "2020-01-01T00:00:00"},
+        {"since": "2020-01-01"},
+        {"since": "2020-01-01T00:00:00+0300"},
         {"event_ids": []},
         {"event_ids": "evt_1"},
         {"event_ids": [1, 2]},
@@ -772,6 +781,21 @@ async def test_replay_bad_bodies(client: httpx.AsyncClient, admin: dict[str, str
     assert response.status_code == 400
     assert response.json()["error"] == "bad_request"
     assert await delivery_rows(client, admin, sub["id"]) == []
+
+
+@pytest.mark.parametrize("since", ["2020-01-01T00:00:00", "2020-01-01 00:00", "yesterday"])
+async def test_replay_since_without_an_offset_says_the_format(
+    client: httpx.AsyncClient, admin: dict[str, str], since: str
+) -> None:
+    sub = await create(client, admin)
+    response = await replay(client, admin, sub["id"], {"since": since})
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "error": "bad_request",
+            "detail": "since must be an RFC 3339 time with an offset, Z or +hh:mm (2026-11-22T10:00:00Z)",
+        },
+    )
 
 
 async def test_replay_non_json_body(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
