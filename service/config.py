@@ -36,6 +36,9 @@ class Settings:
     #: How long events and their delivery records are kept (seconds); an event is kept past it while any delivery
     #: of it is pending.
     retention_s: int = 30 * 86400
+    #: Seconds between a worker's tries to trim the log; a trimmer killed mid-round leaves the lock to another
+    #: worker after two of them.
+    retention_interval: float = 30.0
     #: Requests to one provider in flight at once within one sync (narrow reads; a full read's pages where the
     #: provider allows it). More is faster against a slow provider, and heavier on it.
     provider_concurrency: int = 4
@@ -88,6 +91,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         provider_timeout=_positive_float(env, "RELAY_PROVIDER_TIMEOUT", DEFAULTS.provider_timeout),
         provider_max_body=_byte_size(env, "RELAY_PROVIDER_MAX_BODY") or DEFAULTS.provider_max_body,
         retention_s=_duration(env, "RELAY_RETENTION") or DEFAULTS.retention_s,
+        retention_interval=_positive_float(env, "RELAY_RETENTION_INTERVAL", DEFAULTS.retention_interval),
         provider_concurrency=_bounded_int(env, "RELAY_PROVIDER_CONCURRENCY", DEFAULTS.provider_concurrency, 1, 64),
         delivery_concurrency=_bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", DEFAULTS.delivery_concurrency, 1, 1024),
         worker_metrics_port=_port(env, "RELAY_WORKER_METRICS_PORT") or DEFAULTS.worker_metrics_port,
