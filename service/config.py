@@ -38,6 +38,9 @@ class Settings:
     retention_s: int = 30 * 86400
     #: A subscription whose deliveries have failed with no success for this long (seconds) is disabled.
     disable_after_s: int = 5 * 86400
+    #: Seconds between a worker's tries to trim the log; a trimmer killed mid-round leaves the lock to another
+    #: worker after two of them.
+    retention_interval: float = 30.0
     #: Requests to one provider in flight at once within one sync (narrow reads; a full read's pages where the
     #: provider allows it). More is faster against a slow provider, and heavier on it.
     provider_concurrency: int = 4
@@ -91,6 +94,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         provider_max_body=_byte_size(env, "RELAY_PROVIDER_MAX_BODY") or DEFAULTS.provider_max_body,
         retention_s=_duration(env, "RELAY_RETENTION") or DEFAULTS.retention_s,
         disable_after_s=_duration(env, "RELAY_DISABLE_AFTER") or DEFAULTS.disable_after_s,
+        retention_interval=_positive_float(env, "RELAY_RETENTION_INTERVAL", DEFAULTS.retention_interval),
         provider_concurrency=_bounded_int(env, "RELAY_PROVIDER_CONCURRENCY", DEFAULTS.provider_concurrency, 1, 64),
         delivery_concurrency=_bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", DEFAULTS.delivery_concurrency, 1, 1024),
         worker_metrics_port=_port(env, "RELAY_WORKER_METRICS_PORT") or DEFAULTS.worker_metrics_port,

@@ -88,7 +88,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(pool.run_forever(), name="delivery-pool"),
         asyncio.create_task(fanout.run_forever(), name="fanout"),
         asyncio.create_task(upkeep.run_forever(), name="upkeep"),
-        asyncio.create_task(Trimmer(stores, settings.retention_s).run_forever(), name="retention"),
+        asyncio.create_task(
+            Trimmer(stores, settings.retention_s, every_s=settings.retention_interval).run_forever(), name="retention"
+        ),
     ]
     if settings.worker_metrics_port is not None:
         prometheus_client.start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)

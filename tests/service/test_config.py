@@ -60,6 +60,7 @@ def test_every_variable(tmp_path: Path) -> None:
             "RELAY_LOG_LEVEL": "debug",
             "RELAY_LOG_FORMAT": "Console",
             "RELAY_RETENTION": "12h",
+            "RELAY_RETENTION_INTERVAL": "0.5",
             "RELAY_PROVIDER_CONCURRENCY": "8",
             "RELAY_PROVIDER_MAX_BODY": "1MiB",
         }
@@ -76,6 +77,7 @@ def test_every_variable(tmp_path: Path) -> None:
     assert (settings.worker_metrics_port, settings.worker_metrics_host) == (9100, "127.0.0.1")
     assert (settings.log_level, settings.log_format) == ("DEBUG", "console")
     assert (settings.retention_s, settings.provider_concurrency, settings.provider_max_body) == (43200, 8, 1 << 20)
+    assert settings.retention_interval == 0.5
 
 
 def test_worker_metrics_and_logging_defaults(tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_worker_metrics_and_logging_defaults(tmp_path: Path) -> None:
     assert settings.worker_metrics_port is None
     assert settings.worker_metrics_host == "0.0.0.0"
     assert (settings.log_level, settings.log_format) == ("INFO", None)
-    assert settings.retention_s == 30 * 86400
+    assert (settings.retention_s, settings.retention_interval) == (30 * 86400, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -109,6 +111,7 @@ def test_retention_takes_seconds_or_a_unit(tmp_path: Path, value: str, seconds: 
         ({"CC_KEY": "k", "RELAY_LOG_LEVEL": "verbose"}, "RELAY_LOG_LEVEL"),
         ({"CC_KEY": "k", "RELAY_LOG_FORMAT": "pretty"}, "RELAY_LOG_FORMAT"),
         ({"CC_KEY": "k", "RELAY_SYNC_LEASE": "-1"}, "RELAY_SYNC_LEASE"),
+        ({"CC_KEY": "k", "RELAY_RETENTION_INTERVAL": "0"}, "RELAY_RETENTION_INTERVAL"),
         ({"CC_KEY": "k", "RELAY_PROVIDER_TIMEOUT": "soon"}, "RELAY_PROVIDER_TIMEOUT"),
         ({"CC_KEY": "k", "RELAY_RETENTION": "0"}, "RELAY_RETENTION"),
         ({"CC_KEY": "k", "RELAY_RETENTION": "1w"}, "RELAY_RETENTION"),

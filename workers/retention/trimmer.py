@@ -1,26 +1,29 @@
-"""The trimmer: every TRIM_EVERY_S each worker tries to take the retention lock; the one that holds it trims
-everything past the horizon, batch by batch (see `service.state.retention`), renewing the lock as it goes.
-An event past the horizon leaves the log within TRIM_EVERY_S plus the time to trim, unless a delivery of it
-is still pending: it then leaves at the first round after the last such delivery ends.
+"""The trimmer: every RELAY_RETENTION_INTERVAL each worker tries to take the retention lock; the one that holds
+it trims everything past the horizon, batch by batch (see `service.state.retention`), renewing the lock as it
+goes. An event past the horizon leaves the log within that interval plus the time to trim, unless a delivery
+of it is still pending: it then leaves at the first round after the last such delivery ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import uuid
 from dataclasses import dataclass
 
 import structlog
 from redis.exceptions import RedisError
 
+from service.config import DEFAULTS
 from service.state.stores import Stores
 from workers.clock import now_ms
 
 log = structlog.get_logger("relay.retention")
 
-TRIM_EVERY_S = 30.0
-#: The lock's lease: a trimmer killed mid-round leaves it to another worker after this long.
-LOCK_LEASE_MS = 60_000
+#: The lock's lease, in intervals between rounds: a trimmer killed mid-round leaves the lock to another worker
+#: after this many.
+LEASE_INTERVALS = 2
 #: Keys one batch's script touches at most (three per subscription for each entry looked at): a batch never
 #: holds Redis for long, however many subscriptions there are.
 BATCH_KEY_BUDGET = 20_000
@@ -38,11 +41,13 @@ class TrimRound:
 
 
 class Trimmer:
-    def __init__(self, stores: Stores, retention_s: int, *, every_s: float = TRIM_EVERY_S) -> None:
+    def __init__(self, stores: Stores, retention_s: int, *, every_s: float = DEFAULTS.retention_interval) -> None:
         self._stores = stores
         self._retention_ms = retention_s * 1000
         self._every_s = every_s
-        self._token = uuid.uuid4().hex
+        self._lease_ms = int(every_s * LEASE_INTERVALS * 1000)
+        # Unique to this trimmer, and naming its host and process for whoever looks at the lock.
+        self._token = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     async def run_forever(self) -> None:
         while True:
@@ -55,7 +60,7 @@ class Trimmer:
     async def trim_once(self) -> TrimRound | None:
         """One round; None when another worker holds the lock."""
         retention = self._stores.retention
-        if not await retention.lock(self._token, LOCK_LEASE_MS):
+        if not await retention.lock(self._token, self._lease_ms):
             return None
         try:
             bound = await retention.bound(now_ms() - self._retention_ms)
@@ -69,7 +74,7 @@ class Trimmer:
                 if batch.last_entry is None or batch.removed + batch.kept < count:
                     break
                 start = "(" + batch.last_entry
-                if not await retention.renew(self._token, LOCK_LEASE_MS):
+                if not await retention.renew(self._token, self._lease_ms):
                     break  # stalled past the lease: another worker may be trimming now
         finally:
             await retention.release(self._token)
