@@ -45,9 +45,13 @@ async def test_exhaustion_is_logged_once_with_the_failed_outcome(store: Delivery
     # A retry reports nothing, even with a report at hand.
     await store.record(SUB, [Outcome("evt_2", PENDING, NOW + 1, attempt(1), False, exhausted("evt_2"))])
     assert await operational(redis) == []
-    # Two workers recording the same last attempt (the first one's lease ran out): one report.
-    for _ in range(2):
-        await store.record(SUB, [Outcome("evt_1", FAILED, None, attempt(3), False, exhausted("evt_1"))])
+    # Two workers each recording a last attempt (the first one's lease ran out and the other sent it again):
+    # the delivery failed once, so one report.
+    for n in (3, 4):
+        report = delivery_exhausted(
+            subscription_id=SUB, event_id="evt_1", event_type="invoice.paid", attempts=3, last_attempt=attempt(n), at=T0
+        )
+        await store.record(SUB, [Outcome("evt_1", FAILED, None, attempt(n), False, report)])
     reports = await operational(redis)
     assert [(kind, data["event_id"]) for kind, data in reports] == [("relay.delivery.exhausted", "evt_1")]
     assert reports[0][1]["last_attempt"] == {"at": attempt(3)["at"], "status_code": 500, "error": None}
