@@ -95,7 +95,9 @@ def test_401_marks_auth_failed_without_a_retry_storm(relay: Relay, sandbox: Sand
         wait_until(lambda: sandbox.stats("f401")["list_requests"] > requests or None, timeout=2, what="a retry")
     sandbox.call("DELETE", "/_sandbox/accounts/f401/faults")
     assert sync_now(relay, "f401")["last_sync_status"] == "ok"
-    assert len(relay.events(account="f401")) == 20
+    assert len(relay.events(account="f401", type="invoice.*")) == 20
+    reported = [event["type"] for event in relay.events(account="f401", type="relay.*")]
+    assert reported == ["relay.account.sync_failing", "relay.account.sync_recovered"]
 
 
 def peak_rss_mb(pid: int) -> float:
