@@ -27,11 +27,18 @@ from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp
 from service.state.redis_types import awaited, text
 
 # Appends an event to the log unless its id is in the index already: every script that logs an event uses it,
-# so an event is logged once whoever raises it and however often.
+# so an event is logged once whoever raises it and however often. `trace` (optional): the traceparent of the
+# span that logged it, kept only when tracing is on.
 APPEND_EVENT = """
-local function append_event(stream, index, event_id, account, event_type, body)
+local function append_event(stream, index, event_id, account, event_type, body, trace)
   if redis.call('HSETNX', index, event_id, '') == 0 then return false end
-  local entry = redis.call('XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body)
+  local entry
+  if trace and trace ~= '' then
+    entry = redis.call('XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body,
+      'trace', trace)
+  else
+    entry = redis.call('XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body)
+  end
   redis.call('HSET', index, event_id, entry)
   return true
 end
@@ -43,7 +50,7 @@ _COMMIT = (
 local written, logged, conflicts = 0, 0, 0
 local types = {}
 local previous_stamp = redis.call('GET', KEYS[4]) or ''
-local i = 4
+local i = 5
 for _ = 1, tonumber(ARGV[2]) do
   local invoice, expected, snapshot = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local event_id, event_type, body = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -54,7 +61,7 @@ for _ = 1, tonumber(ARGV[2]) do
   else
     redis.call('HSET', KEYS[1], invoice, snapshot)
     written = written + 1
-    if event_id ~= '' and append_event(KEYS[2], KEYS[3], event_id, ARGV[1], event_type, body) then
+    if event_id ~= '' and append_event(KEYS[2], KEYS[3], event_id, ARGV[1], event_type, body, ARGV[4]) then
       logged = logged + 1
       table.insert(types, event_type)
     end
@@ -98,6 +105,8 @@ class LoggedEvent:
     account: str
     type: str
     body: bytes
+    #: The traceparent of the span that logged it ('' when tracing was off).
+    trace: str = ""
 
 
 _MAX_ID_PART = 2**64 - 1
@@ -133,6 +142,7 @@ def _logged(entry_id: Any, fields: dict[Any, Any]) -> LoggedEvent:
         account=text(fields[b"account"]),
         type=text(fields[b"type"]),
         body=unpack(fields[b"body"]),
+        trace=text(fields.get(b"trace", b"")),
     )
 
 
@@ -153,12 +163,15 @@ class EventLog:
         """The token of the last commit that wrote one of the account's snapshots ('' when none did)."""
         return text(await self._redis.get(snapshot_stamp(account)) or b"")
 
-    async def commit(self, account: str, changes: Sequence[PendingChange], stamp: str = "") -> CommitResult:
+    async def commit(
+        self, account: str, changes: Sequence[PendingChange], stamp: str = "", trace: str = ""
+    ) -> CommitResult:
         """Write the changes (each only if its snapshot is still `expected`). `stamp`, a token unique to this
-        commit, becomes the account's snapshot stamp if anything is written (a fresh one when not given)."""
+        commit, becomes the account's snapshot stamp if anything is written (a fresh one when not given);
+        `trace`, the committing span's traceparent, is kept with each event logged."""
         if not changes:
             return CommitResult(0, 0, 0)
-        args: list[str | bytes | int] = [account, len(changes), stamp or uuid.uuid4().hex]
+        args: list[str | bytes | int] = [account, len(changes), stamp or uuid.uuid4().hex, trace]
         for pending in changes:
             event = pending.change.event
             args += [

@@ -45,6 +45,11 @@ def sync_hints(account: str) -> str:
     return f"{PREFIX}hints:{account}"
 
 
+def sync_traces(account: str) -> str:
+    """LIST of traceparents of the callbacks waiting for the account's next sync (only with tracing on)."""
+    return f"{PREFIX}sync:traces:{account}"
+
+
 def account_state(account: str) -> str:
     """HASH of the account's sync state: last_sync_at, last_sync_status, last_error, baseline_done, and what
     `service.state.sync_work` keeps (full_requested_ms, last_full_ms, last_narrow_ms)."""

@@ -25,7 +25,15 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from service.state.keys import SYNC_DUE, SYNC_WAKE, account_state, seen_callback, sync_hints, sync_lock
+from service.state.keys import (
+    SYNC_DUE,
+    SYNC_WAKE,
+    account_state,
+    seen_callback,
+    sync_hints,
+    sync_lock,
+    sync_traces,
+)
 from service.state.redis_types import text
 
 # KEYS: due set, then the lock of each candidate account. ARGV: now_ms, lease_ms, claim limit, token prefix,
@@ -86,44 +94,52 @@ return 0
 # What a request records beside the due time (used by `_REQUEST` and `_REQUEST_ONCE`): with invoices
 # named, each as a hint; with none, a request for a full read. Either holds the request's stamp (its time
 # and a nonce), so that a read taking it can tell a request that came after it (see
-# `service.state.sync_work`).
+# `service.state.sync_work`). With tracing on, the traceparents of the callbacks that asked, for the sync that
+# serves them (the latest 64 kept: a burst links to its last 64 callbacks).
 _RECORD_REQUEST = """
-local function record_request(due, hints, state, account, at, stamp, first, count)
+local function record_request(due, hints, state, traces, account, at, stamp, first, count, first_trace, traced)
   redis.call('ZADD', due, 'LT', at, account)
   if count == 0 then
     redis.call('HSET', state, 'full_requested', stamp)
   else
     for j = first, first + count - 1 do redis.call('HSET', hints, ARGV[j], stamp) end
   end
+  if traced > 0 then
+    redis.call('RPUSH', traces, unpack(ARGV, first_trace, first_trace + traced - 1))
+    redis.call('LTRIM', traces, -64, -1)
+  end
 end
 """
 
-# KEYS: due set, then (hints, account state) of each account in ARGV order. ARGV: wake channel, then per
-# account: due ms, account, stamp, number of invoices named, the invoice ids. Each due time is lowered, never
-# raised (a burst of triggers stays one entry; a scheduled poll is pulled forward), and dispatchers are told.
+# KEYS: due set, then (hints, account state, traces) of each account in ARGV order. ARGV: wake channel, then
+# per account: due ms, account, stamp, number of invoices named, number of traceparents, the invoice ids, the
+# traceparents. Each due time is lowered, never raised (a burst of triggers stays one entry; a scheduled poll
+# is pulled forward), and dispatchers are told.
 _REQUEST = (
     _RECORD_REQUEST
     + """
 local i, k = 2, 2
 while i <= #ARGV do
-  local count = tonumber(ARGV[i + 3])
-  record_request(KEYS[1], KEYS[k], KEYS[k + 1], ARGV[i + 1], ARGV[i], ARGV[i + 2], i + 4, count)
-  i = i + 4 + count
-  k = k + 2
+  local count, traced = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  record_request(KEYS[1], KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[i + 1], ARGV[i], ARGV[i + 2], i + 5, count,
+    i + 5 + count, traced)
+  i = i + 5 + count + traced
+  k = k + 3
 end
 redis.call('PUBLISH', ARGV[1], '')
 return 1
 """
 )
 
-# KEYS: due set, seen marker, hints, account state. ARGV: account, now_ms, marker ttl, wake channel, stamp,
-# then the invoice ids named. The request and the marker land together: a retry of a callback whose request
-# failed is not mistaken for a replay.
+# KEYS: due set, seen marker, hints, account state, traces. ARGV: account, now_ms, marker ttl, wake channel,
+# stamp, traceparent or '', then the invoice ids named. The request and the marker land together: a retry of a
+# callback whose request failed is not mistaken for a replay.
 _REQUEST_ONCE = (
     _RECORD_REQUEST
     + """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
-  record_request(KEYS[1], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[5], 6, #ARGV - 5)
+  local traced = ARGV[6] ~= '' and 1 or 0
+  record_request(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[5], 7, #ARGV - 6, 6, traced)
   redis.call('PUBLISH', ARGV[4], ARGV[1])
   return 1
 end
@@ -144,6 +160,8 @@ class SyncRequest:
     account: str
     at_ms: int
     invoice_ids: tuple[str, ...] = ()
+    #: With tracing on, the traceparents of the callbacks that asked.
+    traceparents: tuple[str, ...] = ()
 
 
 #: Due accounts looked at per claim: accounts whose sync is running may be due again already (a trigger
@@ -183,9 +201,10 @@ class SyncSchedule:
         args: list[str | int] = [SYNC_WAKE]
         nonce = _nonce()
         for request in requests:
-            keys += [sync_hints(request.account), account_state(request.account)]
+            keys += [sync_hints(request.account), account_state(request.account), sync_traces(request.account)]
             stamp = f"{request.at_ms}:{nonce}"
-            args += [request.at_ms, request.account, stamp, len(request.invoice_ids), *request.invoice_ids]
+            args += [request.at_ms, request.account, stamp, len(request.invoice_ids), len(request.traceparents)]
+            args += [*request.invoice_ids, *request.traceparents]
         await self._request(keys=keys, args=args)
 
     async def request_once(self, request: SyncRequest, notification_id: str, ttl_s: int) -> bool:
@@ -193,8 +212,10 @@ class SyncSchedule:
         within `ttl_s`; False for a repeat (nothing recorded)."""
         account = request.account
         keys = [SYNC_DUE, seen_callback(account, notification_id), sync_hints(account), account_state(account)]
-        args: list[str | int] = [account, request.at_ms, ttl_s, SYNC_WAKE, f"{request.at_ms}:{_nonce()}"]
-        args += request.invoice_ids
+        keys.append(sync_traces(account))
+        stamp = f"{request.at_ms}:{_nonce()}"
+        trace = request.traceparents[0] if request.traceparents else ""
+        args: list[str | int] = [account, request.at_ms, ttl_s, SYNC_WAKE, stamp, trace, *request.invoice_ids]
         return bool(await self._request_once(keys=keys, args=args))
 
     async def schedule_missing(self, accounts: Sequence[str], at_ms: int) -> int:

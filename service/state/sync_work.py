@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
-from service.state.keys import account_state, sync_hints
+from service.state.keys import account_state, sync_hints, sync_traces
 from service.state.redis_types import awaited, text
 
 # KEYS: hints, account state. ARGV: the full-read request's stamp taken ('' for none), when a full read ended
@@ -40,6 +40,8 @@ class PendingWork:
     #: When the last full read, and the last narrow read, of the account ended (unix ms), if ever.
     last_full_ms: int | None = None
     last_narrow_ms: int | None = None
+    #: The traceparents of the traced callbacks waiting, taken by this sync (tracing on only).
+    traceparents: tuple[str, ...] = ()
 
 
 class SyncWorkStore:
@@ -48,16 +50,19 @@ class SyncWorkStore:
         self._served = redis.register_script(_SERVED)
 
     async def pending(self, account: str) -> PendingWork:
-        """Everything pending for the account, in one round trip."""
+        """Everything pending for the account, in one round trip. The traceparents are taken (a sync that dies
+        leaves its successor no links: traces are best effort, hints and requests are not)."""
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(sync_hints(account))
             pipe.hmget(account_state(account), ["full_requested", "last_full_ms", "last_narrow_ms"])
-            hints, (full_requested, last_full, last_narrow) = await pipe.execute()
+            pipe.lpop(sync_traces(account), 64)
+            hints, (full_requested, last_full, last_narrow), traces = await pipe.execute()
         return PendingWork(
             hints={text(invoice_id): text(stamp) for invoice_id, stamp in hints.items()},
             full_requested=None if full_requested is None else text(full_requested),
             last_full_ms=None if last_full is None else int(last_full),
             last_narrow_ms=None if last_narrow is None else int(last_narrow),
+            traceparents=tuple(text(t) for t in traces or ()),
         )
 
     async def hints(self, account: str) -> dict[str, str]:

@@ -31,11 +31,14 @@ def merged(requests: Sequence[SyncRequest]) -> list[SyncRequest]:
     asked for it."""
     earliest: dict[tuple[str, bool], int] = {}
     named: dict[str, dict[str, None]] = {}
+    traced: dict[tuple[str, bool], list[str]] = {}
     for request in requests:
         key = (request.account, bool(request.invoice_ids))
         earliest[key] = min(request.at_ms, earliest.get(key, request.at_ms))
         named.setdefault(request.account, {}).update(dict.fromkeys(request.invoice_ids))
+        if request.traceparents:
+            traced.setdefault(key, []).extend(request.traceparents)
     return [
-        SyncRequest(account, at_ms, tuple(named[account]) if hinted else ())
+        SyncRequest(account, at_ms, tuple(named[account]) if hinted else (), tuple(traced.get((account, hinted), ())))
         for (account, hinted), at_ms in earliest.items()
     ]

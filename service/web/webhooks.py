@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 import structlog
+from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 from starlette.types import Message, Receive, Scope, Send
 
@@ -24,6 +25,7 @@ from contracts.standard_webhooks import TOLERANCE_SECONDS
 from contracts.wire import CallbackHint, CallbackRequest
 from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
 from service.state.scheduling import SyncRequest
+from service.tracing import TRACING, traceparent
 from service.web.deps import WebDeps
 
 log = structlog.get_logger("relay.webhooks")
@@ -115,7 +117,8 @@ async def queue_sync(deps: WebDeps, account: str, hint: CallbackHint) -> bool:
     """Durably queue a sync (of the invoices the callback names, or the whole account); False for a notification
     id already received. A captured callback replayed inside the signature's tolerance window is acknowledged
     but queues nothing."""
-    request = SyncRequest(account, int(time.time() * 1000), hint.invoice_ids)
+    traced = (traceparent(),) if TRACING.on else ()
+    request = SyncRequest(account, int(time.time() * 1000), hint.invoice_ids, traced)
     if hint.delivery_id is None:
         await deps.stores.triggers.request(request)
         return True
@@ -141,18 +144,35 @@ async def receive_callback(scope: Scope, receive: Receive, send: Send) -> None:
     deps: WebDeps = scope["app"].state.deps
     name = scope["path_params"]["account"]
     structlog.contextvars.bind_contextvars(account=name)
+    if not TRACING.on:
+        await handle_callback(deps, name, scope, receive, send)
+        return
+    with TRACING.tracer.start_as_current_span(
+        "callback", kind=SpanKind.SERVER, attributes={"relay.account": name, "http.request.method": "POST"}
+    ) as span:
+        status, result = await handle_callback(deps, name, scope, receive, send)
+        span.set_attribute("relay.callback.result", result)
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+
+
+async def handle_callback(
+    deps: WebDeps, name: str, scope: Scope, receive: Receive, send: Send
+) -> tuple[int | None, str]:
+    """Answer one callback; (the status answered, None when the client left; the result it is counted under)."""
     try:
         queued = await accept(deps, name, scope, receive)
     except CallbackRefused as refusal:
         CALLBACKS.labels(name if name in deps.settings.accounts else UNKNOWN_ACCOUNT, refusal.result).inc()
         await refuse(send, refusal)
-        return
+        return refusal.status, refusal.result
     if not queued:
         CALLBACKS.labels(name, "duplicate").inc()
         await answer(send, 200, {"status": "duplicate"})
-        return
+        return 200, "duplicate"
     CALLBACKS.labels(name, "accepted").inc()
     await answer(send, 202, {"status": "accepted"})
+    return 202, "accepted"
 
 
 async def accept(deps: WebDeps, name: str, scope: Scope, receive: Receive) -> bool:
