@@ -11,14 +11,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
-from service.state.keys import DELIVERIES_DUE, SUBSCRIPTIONS, delivery_order, delivery_queue, delivery_records
+from service.state.keys import (
+    DELIVERIES_DUE,
+    SUBSCRIPTIONS,
+    delivery_order,
+    delivery_queue,
+    delivery_rate,
+    delivery_records,
+)
 from service.state.redis_types import awaited, text
 
 PENDING = "pending"
@@ -27,6 +34,9 @@ FAILED = "failed"
 STATUSES = (PENDING, DELIVERED, FAILED)
 #: Attempts kept per delivery record (a replayed delivery keeps adding to its history).
 MAX_ATTEMPTS_KEPT = 50
+#: A subscription's `rate_limit` lets this many seconds' worth of attempts (at least one) go at once after a
+#: quiet spell: over any window of t seconds, at most rate * t plus that burst start.
+RATE_BURST_S = 0.1
 
 # Whether a subscription exists and is enabled, as stored: a worker's cached copy may be a moment old, and
 # a delivery created for a subscription just disabled or deleted would stay pending forever.
@@ -80,13 +90,51 @@ return out
 """
 )
 
-# KEYS: queue, records, due index. ARGV: now_ms, lease_end_ms, limit, subscription id.
-# Returns pairs (event id, tries this round).
+# A subscription's rate limit, as a GCRA (generic cell rate algorithm) on Redis's clock, shared by every
+# worker: attempts are spaced 1000 / rate ms apart on average, and up to RATE_BURST_S's worth may go at once
+# after a quiet spell. `take(key, rate, wanted)` returns how many of `wanted` may go now, and when fewer,
+# the ms until the next may.
+_RATE = (
+    """
+local function take(key, rate, wanted)
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + tonumber(clock[2]) / 1000
+  local interval = 1000 / rate
+  local burst = math.max(1, math.floor(rate * """
+    + repr(RATE_BURST_S)
+    + """))
+  local caught_up = math.max(tonumber(redis.call('GET', key) or 0), now)
+  local allowed = math.floor((now + burst * interval - caught_up) / interval + 1e-9)
+  local taken = math.max(0, math.min(wanted, allowed))
+  caught_up = caught_up + taken * interval
+  if taken > 0 then
+    redis.call('SET', key, string.format('%.3f', caught_up), 'PX', math.ceil(caught_up - now) + 1)
+  end
+  if taken == wanted then return taken, 0 end
+  return taken, math.max(1, math.ceil(caught_up - (burst - 1) * interval - now))
+end
+"""
+)
+
+# KEYS: queue, records, due index, subscriptions hash, rate limiter. ARGV: now_ms, lease_end_ms, limit,
+# subscription id. Returns the ms until the rate lets the next delivery go (0 unless it held some back), then
+# pairs (event id, tries this round). A delivery held back by the rate stays due, its tries untouched.
 _CLAIM = (
     _REINDEX
+    + _RATE
     + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
+local wait = 0
+local raw = redis.call('HGET', KEYS[4], ARGV[4])
+if raw and #due > 0 then
+  local rate = cjson.decode(raw).rate_limit
+  if type(rate) == 'number' and rate > 0 then
+    local taken
+    taken, wait = take(KEYS[5], rate, #due)
+    for j = #due, taken + 1, -1 do due[j] = nil end
+  end
+end
+local out = {wait}
 for _, event in ipairs(due) do
   redis.call('ZADD', KEYS[1], ARGV[2], event)
   local record = redis.call('HGET', KEYS[2], event)
@@ -179,6 +227,17 @@ class Claimed:
     tries: int
 
 
+class ClaimBatch(list[Claimed]):
+    """The claimed deliveries, and what the claim learned about the subscription on the way."""
+
+    __slots__ = ("throttled_s",)
+
+    def __init__(self, deliveries: Iterable[Claimed], throttled_s: float) -> None:
+        super().__init__(deliveries)
+        #: When the subscription's rate limit held deliveries back: seconds until the next may go (else 0).
+        self.throttled_s = throttled_s
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     event_id: str
@@ -223,12 +282,18 @@ class DeliveryStore:
         touched = await self._fanout(keys=keys, args=args)
         return [text(item) for item in touched]
 
-    async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> list[Claimed]:
-        reply = await self._claim(
-            keys=[delivery_queue(subscription_id), delivery_records(subscription_id), DELIVERIES_DUE],
-            args=[now_ms, now_ms + lease_ms, limit, subscription_id],
-        )
-        return [Claimed(text(reply[i]), int(reply[i + 1])) for i in range(0, len(reply), 2)]
+    async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> ClaimBatch:
+        """Up to `limit` due deliveries, as many as the subscription's rate limit lets go now."""
+        keys = [
+            delivery_queue(subscription_id),
+            delivery_records(subscription_id),
+            DELIVERIES_DUE,
+            SUBSCRIPTIONS,
+            delivery_rate(subscription_id),
+        ]
+        wait_ms, *pairs = await self._claim(keys=keys, args=[now_ms, now_ms + lease_ms, limit, subscription_id])
+        deliveries = (Claimed(text(pairs[i]), int(pairs[i + 1])) for i in range(0, len(pairs), 2))
+        return ClaimBatch(deliveries, int(wait_ms) / 1000)
 
     async def due_subscriptions(self, now_ms: int) -> list[str]:
         """Subscriptions with a delivery due by `now_ms`: one read, however many subscriptions there are."""
@@ -306,7 +371,10 @@ class DeliveryStore:
     async def forget(self, subscription_id: str) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(
-                delivery_queue(subscription_id), delivery_records(subscription_id), delivery_order(subscription_id)
+                delivery_queue(subscription_id),
+                delivery_records(subscription_id),
+                delivery_order(subscription_id),
+                delivery_rate(subscription_id),
             )
             pipe.zrem(DELIVERIES_DUE, subscription_id)
             await pipe.execute()

@@ -80,3 +80,9 @@ def delivery_records(subscription_id: str) -> str:
 def delivery_order(subscription_id: str) -> str:
     """ZSET event id -> unix ms the delivery was created, for listing newest first."""
     return f"{PREFIX}sub:{subscription_id}:order"
+
+
+def delivery_rate(subscription_id: str) -> str:
+    """STRING, the subscription's rate limiter: the unix ms (fractional) at which its attempts caught up with
+    the rate (a GCRA theoretical arrival time), expiring once it is past."""
+    return f"{PREFIX}sub:{subscription_id}:rate"

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from contracts.times import format_time
 from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.state.coalesce import Coalescer
-from service.state.deliveries import DELIVERED, FAILED, PENDING, Claimed, DeliveryStore, Outcome
+from service.state.deliveries import DELIVERED, FAILED, PENDING, ClaimBatch, Claimed, DeliveryStore, Outcome
 from service.state.subscriptions import Subscription
 from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
@@ -33,6 +33,8 @@ log = structlog.get_logger("relay.delivery")
 #: A lane with nothing to send this long lets its sender tasks go (an idle worker of 1,000 subscriptions
 #: keeps one waiting task per lane, not 64).
 SENDER_IDLE_S = 1.0
+#: The shortest pause of a lane its subscription's rate limit holds back.
+THROTTLED_MIN_S = 0.01
 #: The attempt counter's children, bound once rather than looked up per attempt.
 ATTEMPT_OUTCOMES = {
     DELIVERED: DELIVERY_ATTEMPTS.labels("delivered"),
@@ -105,7 +107,9 @@ class Lane:
         self.woken.clear()
         free = self.width - self.busy
         claimed = (
-            await self.context.store.claim(self.subscription.id, now_ms(), self.context.lease_ms, free) if free else []
+            await self.context.store.claim(self.subscription.id, now_ms(), self.context.lease_ms, free)
+            if free
+            else ClaimBatch((), 0)
         )
         if claimed:
             bodies = await self.context.bodies.bodies([c.event_id for c in claimed])
@@ -119,6 +123,11 @@ class Lane:
             self.slots_free.clear()
             if self.busy >= self.width // 2:
                 await self.slots_free.wait()
+        elif claimed.throttled_s:
+            # The rate limit held deliveries back: claim again when the next may go, not sooner (every
+            # worker's lane would otherwise poll Redis hot), and at least a few ms on so that claims take more
+            # than one delivery each at high rates.
+            await asyncio.sleep(max(claimed.throttled_s, THROTTLED_MIN_S))
         elif len(claimed) < free:
             await self._idle()
 
