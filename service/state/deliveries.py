@@ -117,8 +117,10 @@ end
 )
 
 # KEYS: queue, records, due index, subscriptions hash, rate limiter. ARGV: now_ms, lease_end_ms, limit,
-# subscription id. Returns the ms until the rate lets the next delivery go (0 unless it held some back), then
-# pairs (event id, tries this round). A delivery held back by the rate stays due, its tries untouched.
+# subscription id, the SHA-1 of the caller's copy of the subscription. Returns the ms until the rate lets the
+# next delivery go (0 unless it held some back); the stored subscription and its SHA-1 when that differs
+# from the caller's copy (else two ''), so that a rotated secret signs from the next claim on; then pairs
+# (event id, tries this round). A delivery held back by the rate stays due, its tries untouched.
 _CLAIM = (
     _REINDEX
     + _RATE
@@ -134,7 +136,11 @@ if raw and #due > 0 then
     for j = #due, taken + 1, -1 do due[j] = nil end
   end
 end
-local out = {wait}
+local out = {wait, '', ''}
+if raw then
+  local sha = redis.sha1hex(raw)
+  if sha ~= ARGV[5] then out[2] = sha; out[3] = raw end
+end
 for _, event in ipairs(due) do
   redis.call('ZADD', KEYS[1], ARGV[2], event)
   local record = redis.call('HGET', KEYS[2], event)
@@ -230,12 +236,22 @@ class Claimed:
 class ClaimBatch(list[Claimed]):
     """The claimed deliveries, and what the claim learned about the subscription on the way."""
 
-    __slots__ = ("throttled_s",)
+    __slots__ = ("fingerprint", "subscription", "throttled_s")
 
-    def __init__(self, deliveries: Iterable[Claimed], throttled_s: float) -> None:
+    def __init__(
+        self,
+        deliveries: Iterable[Claimed],
+        throttled_s: float = 0.0,
+        subscription: bytes | None = None,
+        fingerprint: str = "",
+    ) -> None:
         super().__init__(deliveries)
         #: When the subscription's rate limit held deliveries back: seconds until the next may go (else 0).
         self.throttled_s = throttled_s
+        #: The stored subscription JSON when it differs from the claimer's copy (None when it does not).
+        self.subscription = subscription
+        #: Its SHA-1, to pass as `known` to the next claim.
+        self.fingerprint = fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,8 +298,9 @@ class DeliveryStore:
         touched = await self._fanout(keys=keys, args=args)
         return [text(item) for item in touched]
 
-    async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int) -> ClaimBatch:
-        """Up to `limit` due deliveries, as many as the subscription's rate limit lets go now."""
+    async def claim(self, subscription_id: str, now_ms: int, lease_ms: int, limit: int, known: str = "") -> ClaimBatch:
+        """Up to `limit` due deliveries, as many as the subscription's rate limit lets go now; and the stored
+        subscription unless `known` is the fingerprint of that very copy."""
         keys = [
             delivery_queue(subscription_id),
             delivery_records(subscription_id),
@@ -291,9 +308,11 @@ class DeliveryStore:
             SUBSCRIPTIONS,
             delivery_rate(subscription_id),
         ]
-        wait_ms, *pairs = await self._claim(keys=keys, args=[now_ms, now_ms + lease_ms, limit, subscription_id])
+        wait_ms, fingerprint, stored, *pairs = await self._claim(
+            keys=keys, args=[now_ms, now_ms + lease_ms, limit, subscription_id, known]
+        )
         deliveries = (Claimed(text(pairs[i]), int(pairs[i + 1])) for i in range(0, len(pairs), 2))
-        return ClaimBatch(deliveries, int(wait_ms) / 1000)
+        return ClaimBatch(deliveries, int(wait_ms) / 1000, bytes(stored) or None, text(fingerprint))
 
     async def due_subscriptions(self, now_ms: int) -> list[str]:
         """Subscriptions with a delivery due by `now_ms`: one read, however many subscriptions there are."""

@@ -5,10 +5,11 @@ servers on loopback; the relay's own processes."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 
-from tests.e2e.test_delivery import Source, deliveries, stack_with, subscribe, wait_deliveries
+from tests.e2e.test_delivery import Source, deliveries, stack_with, subscribe, verified, wait_deliveries
 from tests.support.procs import Valkey
 from tests.support.relay import Sandbox
 from tests.support.subscriber import Received, Subscriber, subscriber_server
@@ -68,3 +69,32 @@ def test_rate_limit_holds_across_two_workers_and_changes_live(sandbox: Sandbox, 
         assert [len(row["attempts"]) for row in rows] == [1] * events
         assert len({r.headers["webhook-id"] for r in arrivals}) == len(arrivals) == events
         assert deliveries(relay, free["id"], "pending") == []
+
+
+def test_a_rotated_secret_signs_the_very_next_delivery(sandbox: Sandbox, subscriber: Subscriber) -> None:
+    """Rotate, then at once make a delivery due (a replay, due at the worker's next look at the queue, within
+    0.1 s): it carries both signatures, though the worker's periodic reload of subscriptions (every 0.25 s)
+    may not have come yet. Five rounds, so that a worker signing with a copy a moment old is caught."""
+    with Valkey() as redis, stack_with(sandbox, redis.url, ["rot2"]) as relay:
+        source = Source(sandbox, relay, "rot2")
+        sub = subscribe(relay, subscriber.url("/rot2"), accounts=["rot2"])
+        source.emit(1)
+        [first] = wait_until(lambda: subscriber.on("/rot2") or None, timeout=20, what="a first delivery")
+        event_id = first.headers["webhook-id"]
+        secret = sub["secret"]
+        for round_ in range(1, 6):
+            rotated = relay.http.post(f"/subscriptions/{sub['id']}/rotate-secret").json()
+            replay = relay.http.post(f"/subscriptions/{sub['id']}/replay", json={"event_ids": [event_id]})
+            assert replay.json()["queued"] == 1
+            received = wait_until(
+                lambda n=round_: subscriber.on("/rot2")[n:] or None, timeout=10, what="the replayed delivery"
+            )[0]
+            signatures = received.headers["webhook-signature"].split(" ")
+            assert len(signatures) == 2, signatures
+            assert all(s.startswith("v1,") for s in signatures), signatures
+            new_signature, old_signature = signatures
+            verified(
+                rotated["secret"], replace(received, headers={**received.headers, "webhook-signature": new_signature})
+            )
+            verified(secret, replace(received, headers={**received.headers, "webhook-signature": old_signature}))
+            secret = rotated["secret"]

@@ -69,6 +69,8 @@ class Lane:
     def __init__(self, context: LaneContext, subscription: Subscription) -> None:
         self.context = context
         self.subscription = subscription
+        #: The fingerprint of the stored copy `subscription` was read from ('' until a claim returned one).
+        self.fingerprint = ""
         self.woken = asyncio.Event()
         self.slots_free = asyncio.Event()
         #: Claimed deliveries not yet finished: queued for a sender or being sent.
@@ -107,10 +109,16 @@ class Lane:
         self.woken.clear()
         free = self.width - self.busy
         claimed = (
-            await self.context.store.claim(self.subscription.id, now_ms(), self.context.lease_ms, free)
+            await self.context.store.claim(
+                self.subscription.id, now_ms(), self.context.lease_ms, free, known=self.fingerprint
+            )
             if free
-            else ClaimBatch((), 0)
+            else ClaimBatch(())
         )
+        if claimed.subscription is not None:
+            # Changed since this lane's copy (a rotated secret, a new URL): applies to what this claim took.
+            self.subscription = Subscription.from_json(claimed.subscription)
+            self.fingerprint = claimed.fingerprint
         if claimed:
             bodies = await self.context.bodies.bodies([c.event_id for c in claimed])
             keys = self.subscription.signing_keys(datetime.now(UTC))

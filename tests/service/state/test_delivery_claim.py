@@ -1,5 +1,6 @@
-"""A subscription's `rate_limit` in `DeliveryStore.claim`, against a real Valkey: how many a claim takes, when
-the next may go, that held-back deliveries keep their tries, and that the rate is shared and read live."""
+"""`DeliveryStore.claim` against a real Valkey, beyond leases: a subscription's `rate_limit` (how many a claim
+takes, when the next may go, that held-back deliveries keep their tries, that the rate is shared and read
+live), and the stored subscription handed back whenever it changed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.state.deliveries import DeliveryStore
-from service.state.subscriptions import SubscriptionStore, new_subscription
+from service.state.subscriptions import Subscription, SubscriptionStore, new_subscription, rotated
 
 NOW = 1_800_000_000_000
 LEASE = 25_000
@@ -121,3 +122,20 @@ async def test_a_changed_rate_applies_at_the_next_claim(store: DeliveryStore, re
     # Once the slot the old rate booked (100 ms at most) has passed, the new rate's burst of 100 goes at once.
     await asyncio.sleep(0.12)
     assert len(await store.claim("sub_r", NOW, LEASE, 500)) == 100
+
+
+async def test_a_claim_hands_back_the_stored_subscription_whenever_it_changed(
+    store: DeliveryStore, redis: Redis
+) -> None:
+    await subscribe(redis, "sub_s", None)
+    first = await store.claim("sub_s", NOW, LEASE, 10)
+    assert first.subscription is not None
+    assert Subscription.from_json(first.subscription).id == "sub_s"
+    unchanged = await store.claim("sub_s", NOW, LEASE, 10, known=first.fingerprint)
+    assert (unchanged.subscription, unchanged.fingerprint) == (None, "")
+    _, after = await SubscriptionStore(redis).update("sub_s", lambda s: rotated(s, datetime.now(UTC))) or (None, None)
+    assert after is not None
+    changed = await store.claim("sub_s", NOW, LEASE, 10, known=first.fingerprint)
+    assert changed.subscription is not None
+    assert Subscription.from_json(changed.subscription).secrets == after.secrets
+    assert changed.fingerprint != first.fingerprint
