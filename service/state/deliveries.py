@@ -7,6 +7,11 @@
   `webhook-id`. That is the at-least-once guarantee.
 - An attempt's outcome appends to the record and either removes the delivery from the queue (delivered,
   failed) or sets its next due time (retry).
+- For a subscription with `ordering: invoice`, only one delivery of each invoice is in the queue as due or
+  under way (its head, in `keys.delivery_heads`); the invoice's others wait in `keys.delivery_lines`, by
+  sequence, and in the queue at +inf (never due). The script that records the head's last attempt (delivered
+  or finally failed) makes the next one due, atomically. A worker killed mid-attempt leaves the head leased
+  and its successors waiting: the head comes due again first.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from redis.asyncio import Redis
 
 from service.state.keys import (
     DELIVERIES_DUE,
+    EVENT_INDEX,
+    EVENTS,
     SUBSCRIPTIONS,
+    delivery_heads,
+    delivery_lines,
     delivery_order,
     delivery_queue,
     delivery_rate,
@@ -47,6 +56,54 @@ local function enabled(subscriptions, sub)
 end
 """
 
+# Per-invoice order. `ordered` reads the stored subscription; `position` an event's invoice key and sequence
+# from its log entry (nil for an event logged without them, or no longer in the log: it goes unordered).
+# `wait` queues a delivery behind its invoice's head; `promote` makes the invoice's first waiting delivery
+# its head, due at `now`, or, none waiting, leaves the invoice without one. Callers add first and promote
+# after, so that a batch of one invoice's events goes in sequence order whatever the batch's order.
+_ORDER = """
+local function ordered(subscriptions, sub)
+  local raw = redis.call('HGET', subscriptions, sub)
+  return raw ~= false and cjson.decode(raw).ordering == 'invoice'
+end
+
+local function position(index, log, event)
+  local entry = redis.call('HGET', index, event)
+  if not entry then return nil end
+  local rows = redis.call('XRANGE', log, entry, entry)
+  if not rows[1] then return nil end
+  local fields, invoice, sequence = rows[1][2], nil, nil
+  for f = 1, #fields, 2 do
+    if fields[f] == 'invoice' and fields[f + 1] ~= '' then invoice = fields[f + 1]
+    elseif fields[f] == 'seq' then sequence = tonumber(fields[f + 1]) end
+  end
+  if invoice and sequence then return invoice, sequence end
+  return nil
+end
+
+local function wait(queue, lines, event, invoice, sequence)
+  redis.call('ZADD', lines, 0, invoice .. '\\0' .. string.format('%012d', sequence) .. '\\0' .. event)
+  redis.call('ZADD', queue, '+inf', event)
+end
+
+local function promote(queue, heads, lines, invoice, now)
+  local first = redis.call('ZRANGEBYLEX', lines, '[' .. invoice .. '\\0', '(' .. invoice .. '\\1', 'LIMIT', 0, 1)[1]
+  if first then
+    local event = string.sub(first, #invoice + 15)
+    redis.call('ZREM', lines, first)
+    redis.call('HSET', heads, invoice, event)
+    redis.call('ZADD', queue, now, event)
+  else
+    redis.call('HDEL', heads, invoice)
+  end
+end
+
+local function clock_ms()
+  local clock = redis.call('TIME')
+  return tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+end
+"""
+
 # Keeps a subscription's entry in the due index (`keys.DELIVERIES_DUE`) at its queue's earliest due time:
 # called by every script that may raise that time; one that can only lower it uses ZADD LT.
 _REINDEX = """
@@ -56,30 +113,51 @@ local function reindex(index, queue, sub)
 end
 """
 
-# KEYS: subscriptions hash, due index, then (records, queue, order) of each subscription in ARGV order.
-# ARGV: now_ms, then per subscription: its id, the number of events, the event ids.
-# Returns the subscription ids that got work.
+# KEYS: subscriptions hash, due index, event index, event log, then (records, queue, order, heads, lines) of
+# each subscription in ARGV order. ARGV: now_ms, then per subscription: its id, the number of events, the
+# event ids. Returns the subscription ids that got work.
 _FANOUT = (
     _ENABLED
+    + _ORDER
     + """
 local touched = {}
 local now = ARGV[1]
-local i, k = 2, 3
+local positions = {}
+local i, k = 2, 5
 while i <= #ARGV do
   local sub, count = ARGV[i], tonumber(ARGV[i + 1])
-  local records, queue, order = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local records, queue, order, heads, lines = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
   if enabled(KEYS[1], sub) then
+    local in_order = ordered(KEYS[1], sub)
+    local invoices = {}
     for j = i + 2, i + 1 + count do
       local event = ARGV[j]
-      if redis.call('HSETNX', records, event, '{"status":"pending","attempts":[]}') == 1 then
-        redis.call('ZADD', queue, now, event)
+      local invoice, sequence
+      if in_order then
+        if positions[event] == nil then positions[event] = {position(KEYS[3], KEYS[4], event)} end
+        invoice, sequence = positions[event][1], positions[event][2]
+      end
+      local record = '{"status":"pending","attempts":[]}'
+      if invoice then
+        record = cjson.encode({status = 'pending', attempts = {}, invoice = invoice, sequence = sequence})
+      end
+      if redis.call('HSETNX', records, event, record) == 1 then
+        if invoice then
+          wait(queue, lines, event, invoice, sequence)
+          invoices[invoice] = true
+        else
+          redis.call('ZADD', queue, now, event)
+        end
         redis.call('ZADD', order, now, event)
         touched[sub] = true
       end
     end
+    for invoice in pairs(invoices) do
+      if redis.call('HEXISTS', heads, invoice) == 0 then promote(queue, heads, lines, invoice, now) end
+    end
   end
   i = i + 2 + count
-  k = k + 3
+  k = k + 5
 end
 local out = {}
 for sub in pairs(touched) do
@@ -154,11 +232,14 @@ return out
 """
 )
 
-# KEYS: queue, records, subscriptions hash, due index. ARGV: attempts kept, subscription id, then groups
-# of (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled meanwhile is
-# recorded as failed, never queued again: its lane is gone.
+# KEYS: queue, records, subscriptions hash, due index, heads, lines. ARGV: attempts kept, subscription id,
+# then groups of (event id, status, next due ms or '', attempt JSON). A retry for a subscription disabled
+# meanwhile is recorded as failed, never queued again: its lane is gone. A finished head hands its
+# invoice's turn to the next waiting delivery, whatever the subscription's ordering is now (one switched to
+# `none` leaves nothing waiting, or, had the switch's release not run, lets the waiting go one by one).
 _RECORD = (
     _ENABLED
+    + _ORDER
     + _REINDEX
     + """
 local keep = tonumber(ARGV[1])
@@ -177,8 +258,14 @@ for i = 3, #ARGV, 4 do
     record.status = status
     record.tries = (record.tries or 0) + 1
     redis.call('HSET', KEYS[2], event, cjson.encode(record))
-    if next_due == '' then redis.call('ZREM', KEYS[1], event)
-    else redis.call('ZADD', KEYS[1], next_due, event) end
+    if next_due == '' then
+      redis.call('ZREM', KEYS[1], event)
+      if record.invoice and redis.call('HGET', KEYS[5], record.invoice) == event then
+        promote(KEYS[1], KEYS[5], KEYS[6], record.invoice, clock_ms())
+      end
+    else
+      redis.call('ZADD', KEYS[1], next_due, event)
+    end
   end
 end
 reindex(KEYS[4], KEYS[1], ARGV[2])
@@ -186,8 +273,8 @@ return 1
 """
 )
 
-# KEYS: queue, records, due index. ARGV: subscription id. Every queued delivery becomes failed (the
-# subscription is disabled).
+# KEYS: queue, records, due index, heads, lines. ARGV: subscription id. Every queued delivery, waiting ones
+# included, becomes failed (the subscription is disabled).
 _FAIL_ALL = """
 local queued = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, event in ipairs(queued) do
@@ -199,31 +286,56 @@ for _, event in ipairs(queued) do
     redis.call('HSET', KEYS[2], event, cjson.encode(record))
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[4], KEYS[5])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return #queued
 """
 
-# KEYS: queue, records, order, subscriptions hash, due index.
-# ARGV: subscription id, now_ms, event ids. Queues each again as pending, history kept.
+# KEYS: queue, records, order, subscriptions hash, due index, heads, lines, event index, event log.
+# ARGV: subscription id, now_ms, event ids. Queues each again as pending, history kept; for an ordered
+# subscription, in its invoice's line by sequence, behind a delivery of that invoice under way.
 _REQUEUE = (
     _ENABLED
+    + _ORDER
     + """
 if not enabled(KEYS[4], ARGV[1]) then return 0 end
+local in_order = ordered(KEYS[4], ARGV[1])
+local invoices = {}
 for i = 3, #ARGV do
   local event = ARGV[i]
   local raw = redis.call('HGET', KEYS[2], event)
   local record = {status = 'pending', attempts = {}}
   if raw then record = cjson.decode(raw); record.status = 'pending' end
   record.tries = 0
+  if in_order and not record.invoice then record.invoice, record.sequence = position(KEYS[8], KEYS[9], event) end
   redis.call('HSET', KEYS[2], event, cjson.encode(record))
-  redis.call('ZADD', KEYS[1], ARGV[2], event)
+  if in_order and record.invoice and redis.call('HGET', KEYS[6], record.invoice) ~= event then
+    wait(KEYS[1], KEYS[7], event, record.invoice, record.sequence)
+    invoices[record.invoice] = true
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], event)
+  end
   redis.call('ZADD', KEYS[3], ARGV[2], event)
+end
+for invoice in pairs(invoices) do
+  if redis.call('HEXISTS', KEYS[6], invoice) == 0 then promote(KEYS[1], KEYS[6], KEYS[7], invoice, ARGV[2]) end
 end
 if #ARGV > 2 then redis.call('ZADD', KEYS[5], 'LT', ARGV[2], ARGV[1]) end
 return #ARGV - 2
 """
 )
+
+# KEYS: queue, heads, lines, due index. ARGV: subscription id, now_ms. Every delivery waiting behind another
+# of its invoice goes due now (the subscription no longer keeps the order).
+_RELEASE = """
+local waiting = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, entry in ipairs(waiting) do
+  redis.call('ZADD', KEYS[1], ARGV[2], string.match(entry, '([^%z]*)$'))
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+if #waiting > 0 then redis.call('ZADD', KEYS[4], 'LT', ARGV[2], ARGV[1]) end
+return #waiting
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +390,7 @@ class DeliveryStore:
         self._record = redis.register_script(_RECORD)
         self._fail_all = redis.register_script(_FAIL_ALL)
         self._requeue = redis.register_script(_REQUEUE)
+        self._release = redis.register_script(_RELEASE)
 
     async def fan_out(self, pairs: Sequence[tuple[str, str]], now_ms: int) -> list[str]:
         """Create the deliveries (subscription id, event id) that do not exist yet."""
@@ -286,13 +399,15 @@ class DeliveryStore:
         by_subscription: dict[str, list[str]] = {}
         for subscription_id, event_id in pairs:
             by_subscription.setdefault(subscription_id, []).append(event_id)
-        keys = [SUBSCRIPTIONS, DELIVERIES_DUE]
+        keys = [SUBSCRIPTIONS, DELIVERIES_DUE, EVENT_INDEX, EVENTS]
         args: list[str | int] = [now_ms]
         for subscription_id, event_ids in by_subscription.items():
             keys += [
                 delivery_records(subscription_id),
                 delivery_queue(subscription_id),
                 delivery_order(subscription_id),
+                delivery_heads(subscription_id),
+                delivery_lines(subscription_id),
             ]
             args += [subscription_id, len(event_ids), *event_ids]
         touched = await self._fanout(keys=keys, args=args)
@@ -325,13 +440,26 @@ class DeliveryStore:
         for outcome in outcomes:
             next_due = "" if outcome.next_due_ms is None else outcome.next_due_ms
             args += [outcome.event_id, outcome.status, next_due, orjson.dumps(outcome.attempt)]
-        keys = [delivery_queue(subscription_id), delivery_records(subscription_id), SUBSCRIPTIONS, DELIVERIES_DUE]
+        keys = [
+            delivery_queue(subscription_id),
+            delivery_records(subscription_id),
+            SUBSCRIPTIONS,
+            DELIVERIES_DUE,
+            delivery_heads(subscription_id),
+            delivery_lines(subscription_id),
+        ]
         await self._record(keys=keys, args=args)
 
     async def fail_all(self, subscription_id: str) -> int:
         return int(
             await self._fail_all(
-                keys=[delivery_queue(subscription_id), delivery_records(subscription_id), DELIVERIES_DUE],
+                keys=[
+                    delivery_queue(subscription_id),
+                    delivery_records(subscription_id),
+                    DELIVERIES_DUE,
+                    delivery_heads(subscription_id),
+                    delivery_lines(subscription_id),
+                ],
                 args=[subscription_id],
             )
         )
@@ -345,12 +473,27 @@ class DeliveryStore:
             delivery_order(subscription_id),
             SUBSCRIPTIONS,
             DELIVERIES_DUE,
+            delivery_heads(subscription_id),
+            delivery_lines(subscription_id),
+            EVENT_INDEX,
+            EVENTS,
         ]
         total = 0
         for start in range(0, len(event_ids), 500):
             batch = event_ids[start : start + 500]
             total += int(await self._requeue(keys=keys, args=[subscription_id, now_ms, *batch]))
         return total
+
+    async def release_waiting(self, subscription_id: str, now_ms: int) -> int:
+        """Make every delivery waiting behind another of its invoice due now: for a subscription whose ordering
+        was switched off. How many were waiting."""
+        keys = [
+            delivery_queue(subscription_id),
+            delivery_heads(subscription_id),
+            delivery_lines(subscription_id),
+            DELIVERIES_DUE,
+        ]
+        return int(await self._release(keys=keys, args=[subscription_id, now_ms]))
 
     async def list(
         self, subscription_id: str, *, status: str | None, limit: int, scan_budget: int = 10_000
@@ -394,6 +537,8 @@ class DeliveryStore:
                 delivery_records(subscription_id),
                 delivery_order(subscription_id),
                 delivery_rate(subscription_id),
+                delivery_heads(subscription_id),
+                delivery_lines(subscription_id),
             )
             pipe.zrem(DELIVERIES_DUE, subscription_id)
             await pipe.execute()

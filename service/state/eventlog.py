@@ -32,7 +32,8 @@ local i = 4
 for _ = 1, tonumber(ARGV[2]) do
   local invoice, expected, snapshot = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local event_id, event_type, body = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  i = i + 6
+  local invoice_key, sequence = ARGV[i + 6], ARGV[i + 7]
+  i = i + 8
   local current = redis.call('HGET', KEYS[1], invoice) or ''
   if current ~= expected then
     conflicts = conflicts + 1
@@ -40,7 +41,9 @@ for _ = 1, tonumber(ARGV[2]) do
     redis.call('HSET', KEYS[1], invoice, snapshot)
     written = written + 1
     if event_id ~= '' and redis.call('HSETNX', KEYS[3], event_id, '') == 1 then
-      local entry = redis.call('XADD', KEYS[2], '*', 'id', event_id, 'account', ARGV[1], 'type', event_type, 'body', body)
+      local entry = redis.call(
+        'XADD', KEYS[2], '*', 'id', event_id, 'account', ARGV[1], 'type', event_type, 'body', body,
+        'invoice', invoice_key, 'seq', sequence)
       redis.call('HSET', KEYS[3], event_id, entry)
       logged = logged + 1
       table.insert(types, event_type)
@@ -151,6 +154,9 @@ class EventLog:
                 "" if event is None else event.id,
                 "" if event is None else event.type,
                 b"" if event is None else pack(event.to_json()),
+                # Beside the packed body, for per-invoice ordering to read in a script.
+                "" if event is None else event.invoice.key,
+                0 if event is None else event.sequence,
             ]
         written, logged, conflicts, types, previous = await self._commit(
             keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account)], args=args

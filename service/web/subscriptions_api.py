@@ -141,6 +141,9 @@ async def patch(request: Request) -> Response:
     if before.enabled and not updated.enabled:
         # The operator API's `failed` covers deliveries given up because the subscription was disabled.
         await deps.stores.deliveries.fail_all(subscription.id)
+    elif before.ordering == "invoice" and updated.ordering != "invoice":
+        # Deliveries held back behind an earlier one of their invoice go now: no order is kept any more.
+        await deps.stores.deliveries.release_waiting(subscription.id, int(time.time() * 1000))
     return JSON(updated.public())
 
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from tests.e2e.test_delivery import Source, deliveries, stack_with, subscribe, verified, wait_deliveries
+from tests.e2e.test_delivery import Source, deliveries, payload, stack_with, subscribe, verified, wait_deliveries
 from tests.support.procs import Valkey
 from tests.support.relay import Sandbox
-from tests.support.subscriber import Received, Subscriber, subscriber_server
+from tests.support.subscriber import Answer, Received, Subscriber, subscriber_server
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -98,3 +98,104 @@ def test_a_rotated_secret_signs_the_very_next_delivery(sandbox: Sandbox, subscri
             )
             verified(secret, replace(received, headers={**received.headers, "webhook-signature": old_signature}))
             secret = rotated["secret"]
+
+
+def build_histories(sandbox: Sandbox, source: Source, invoices: int, actions: Sequence[str]) -> None:
+    """`invoices` new invoices at `source`, then each action on every one of them, a sync after each step:
+    invoices * (1 + len(actions)) events, each invoice's with sequences 1, 2, ..."""
+    relay, name = source.relay, source.name
+    source.emit(invoices)
+    for step, action in enumerate(actions, start=1):
+        wait_until(
+            lambda n=step: len(relay.events(account=name)) >= invoices * n or None, timeout=20, what="a step's events"
+        )
+        for record in sandbox.invoices(name):
+            sandbox.act(name, record["id"], action)
+        source.emit(0)
+    wait_until(
+        lambda: len(relay.events(account=name)) >= invoices * (1 + len(actions)) or None,
+        timeout=20,
+        what="every event",
+    )
+
+
+def position(received: Received) -> tuple[str, int]:
+    data = payload(received)["data"]
+    return data["invoice"]["key"], data["sequence"]
+
+
+def sequences_by_invoice(arrivals: Sequence[Received]) -> dict[str, list[int]]:
+    """Each invoice's sequences in the order its requests arrived (retries and repeats included)."""
+    found: dict[str, list[int]] = {}
+    for received in sorted(arrivals, key=lambda r: r.at):
+        invoice, sequence = position(received)
+        found.setdefault(invoice, []).append(sequence)
+    return found
+
+
+def assert_in_order(arrivals: Sequence[Received], invoices: int, length: int) -> None:
+    by_invoice = sequences_by_invoice(arrivals)
+    assert len(by_invoice) == invoices
+    for invoice, sequences in by_invoice.items():
+        assert sequences == sorted(sequences), f"{invoice} arrived out of order: {sequences}"
+        assert set(sequences) == set(range(1, length + 1)), f"{invoice}: {sequences}"
+
+
+ORDERED_ENV = {"RELAY_RETRY_SCHEDULE": "1,1,1,1,1,1,1,1,1"}
+
+
+def test_invoice_order_holds_through_retries_and_a_replay(sandbox: Sandbox, subscriber: Subscriber) -> None:
+    invoices, actions = 6, ("partial", "pay", "refund")
+    length = 1 + len(actions)
+    # Every third of the first 24 requests fails: at most 8 failures for any one delivery, fewer than its 10
+    # attempts, so every event is delivered in the end, some after several retries a second apart.
+    script = [Answer(500), Answer(200), Answer(200)] * 8
+    subscriber.script("/ordered", *script, default=Answer(delay=0.05))
+    with Valkey() as redis, stack_with(sandbox, redis.url, ["ord"], env=ORDERED_ENV) as relay:
+        relay.start_worker()  # two workers: the order is kept in Redis, not in one process
+        source = Source(sandbox, relay, "ord")
+        sub = subscribe(relay, subscriber.url("/ordered"), accounts=["ord"], ordering="invoice")
+        build_histories(sandbox, source, invoices, actions)
+        events = invoices * length
+        wait_deliveries(relay, sub["id"], "delivered", count=events, timeout=60)
+        arrivals = subscriber.on("/ordered")
+        assert_in_order(arrivals, invoices, length)
+
+        # While an invoice waited for a retry (a second), other invoices' requests went on.
+        failed = [arrivals[n] for n in range(0, len(script), 3)]
+        overtaken = 0
+        for refused in failed:
+            retry = next(
+                r for r in arrivals if r.at > refused.at and r.headers["webhook-id"] == refused.headers["webhook-id"]
+            )
+            overtaken += any(refused.at < r.at < retry.at and position(r)[0] != position(refused)[0] for r in arrivals)
+        assert overtaken == len(failed)
+
+        # A replay of everything goes in the same order.
+        replay = relay.http.post(f"/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"})
+        assert replay.json()["queued"] == events
+        wait_until(lambda: len(subscriber.on("/ordered")) >= len(arrivals) + events or None, timeout=30)
+        assert_in_order(subscriber.on("/ordered")[len(arrivals) :], invoices, length)
+
+
+def test_invoice_order_holds_when_a_worker_is_killed_mid_delivery(sandbox: Sandbox, subscriber: Subscriber) -> None:
+    invoices, actions = 5, ("partial", "pay")
+    length = 1 + len(actions)
+    subscriber.script("/ordered-kill", default=Answer(delay=1.0))
+    env = {**ORDERED_ENV, "RELAY_DELIVERY_TIMEOUT": "2"}  # a lease of 12 s
+    with Valkey() as redis, stack_with(sandbox, redis.url, ["ordk"], env=env) as relay:
+        source = Source(sandbox, relay, "ordk")
+        build_histories(sandbox, source, invoices, actions)
+        sub = subscribe(relay, subscriber.url("/ordered-kill"), accounts=["ordk"], ordering="invoice")
+        replay = relay.http.post(f"/subscriptions/{sub['id']}/replay", json={"since": "2000-01-01T00:00:00Z"})
+        assert replay.json()["queued"] == invoices * length
+        # Every invoice's first delivery is on the wire (answered after a second): kill the worker now.
+        wait_until(lambda: len(subscriber.on("/ordered-kill")) >= invoices or None, timeout=10, what="the heads")
+        relay.workers[0].kill()
+        assert deliveries(relay, sub["id"], "delivered") == []
+        relay.start_worker()
+        wait_deliveries(relay, sub["id"], "delivered", count=invoices * length, timeout=60)
+        arrivals = subscriber.on("/ordered-kill")
+        assert_in_order(arrivals, invoices, length)
+        # The killed attempts were made again (at least once), before anything later of their invoice.
+        assert all(sequences[:2] == [1, 1] for sequences in sequences_by_invoice(arrivals).values())
