@@ -13,14 +13,11 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from contracts.changes import Snapshot, detect_change
-from contracts.model import Status
 from service.state.deliveries import DELIVERED, FAILED, PENDING, DeliveryStore, Outcome
-from service.state.eventlog import EventLog, PendingChange
 from service.state.keys import delivery_heads, delivery_lines
 from service.state.retention import Retention
 from service.state.subscriptions import SubscriptionStore, new_subscription
-from tests.service.support import invoice
+from tests.service.support import log_history
 
 SUB = "sub_ordered"
 NOW = 1_800_000_000_000
@@ -38,23 +35,6 @@ async def subscribe(redis: Redis, subscription_id: str = SUB, ordering: str = "i
         ordering=ordering,
     )
     await SubscriptionStore(redis).save(replace(made, id=subscription_id))
-
-
-async def log_history(redis: Redis, number: int, length: int) -> list[str]:
-    """Log `length` events of invoice INV-<number> (sequences 1 to `length`); their ids in sequence order."""
-    log = EventLog(redis)
-    snapshot: Snapshot | None = None
-    ids: list[str] = []
-    for n in range(length):
-        current = invoice("acct", number, Status.PAID if n % 2 else Status.PENDING)
-        change = detect_change(snapshot, current, observed_at=datetime.now(UTC))
-        assert change is not None
-        assert change.event is not None
-        expected = "" if snapshot is None else snapshot.encode()
-        assert (await log.commit("acct", [PendingChange(current.invoice_id, expected, change)])).logged == 1
-        snapshot = change.snapshot
-        ids.append(change.event.id)
-    return ids
 
 
 async def histories(redis: Redis, invoices: int, length: int) -> list[list[str]]:

@@ -21,7 +21,7 @@ from service.state.deliveries import DELIVERED, DeliveryStore, Outcome
 from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION, delivery_order, delivery_queue, delivery_records
 from service.state.subscriptions import ROTATION_OVERLAP, SubscriptionStore
 from tests.service.conftest import app_client, make_settings
-from tests.service.support import log_events
+from tests.service.support import log_events, log_history
 
 PUBLIC_URL = "http://93.184.216.34/hooks/invoices"
 PUBLIC_FIELDS = {
@@ -484,6 +484,18 @@ async def test_other_patches_leave_deliveries_alone(
     await client.patch(f"/subscriptions/{sub['id']}", json={"enabled": True, "description": "x"}, headers=admin)
     assert [r["event_id"] for r in await delivery_rows(client, admin, sub["id"], "pending")] == ["evt_a"]
     assert await store.queued(sub["id"]) == 1
+
+
+async def test_switching_ordering_off_sends_the_waiting_deliveries(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    sub = await create(client, admin, ordering="invoice")
+    history = await log_history(redis, 1, 3)
+    store = DeliveryStore(redis)
+    await store.fan_out([(sub["id"], event_id) for event_id in history], now_ms())
+    assert [c.event_id for c in await store.claim(sub["id"], now_ms(), 30_000, 10)] == history[:1]
+    await client.patch(f"/subscriptions/{sub['id']}", json={"ordering": "none"}, headers=admin)
+    assert {c.event_id for c in await store.claim(sub["id"], now_ms(), 30_000, 10)} == set(history[1:])
 
 
 async def test_concurrent_patch_and_rotation_lose_neither(
