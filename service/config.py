@@ -11,6 +11,7 @@ from pathlib import Path
 from contracts.account_file import parse_accounts
 from contracts.accounts import Account, Secret
 from contracts.errors import ConfigError
+from service.state.connection import redis_target
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
@@ -76,7 +77,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     accounts_file = env.get("RELAY_ACCOUNTS_FILE") or DEFAULTS.accounts_file
     return Settings(
-        redis_url=redis_url_from(env),
+        redis_url=_redis_url(env),
         accounts=_read_accounts(Path(accounts_file), env),
         admin_token=Secret(env["RELAY_ADMIN_TOKEN"]) if env.get("RELAY_ADMIN_TOKEN") else None,
         allow_private_urls=_boolean(env, "RELAY_ALLOW_PRIVATE_URLS", DEFAULTS.allow_private_urls),
@@ -95,6 +96,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(env, "RELAY_LOG_LEVEL", LOG_LEVELS, upper=True) or DEFAULTS.log_level,
         log_format=_choice(env, "RELAY_LOG_FORMAT", LOG_FORMATS, upper=False) or DEFAULTS.log_format,
     )
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = redis_url_from(env)
+    try:
+        redis_target(url)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL: {exc}") from exc
+    return url
 
 
 def _read_accounts(path: Path, env: Mapping[str, str]) -> dict[str, Account]:

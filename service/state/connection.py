@@ -1,10 +1,141 @@
-"""Opening the Redis client of a process that is not an arq worker (arq opens the worker's own pool)."""
+"""Where Redis is and how to reach it: `REDIS_URL` read once, by one function, for every process.
+
+`redis_target` turns the URL into `RedisTarget`; the web (`open_redis`), the worker's arq pool and arq's
+own `RedisSettings` (`arq --check`) are all built from it, so a TLS option in the URL reaches each of them.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+CertReqs = Literal["none", "optional", "required"]
+CERT_REQS: tuple[CertReqs, ...] = ("none", "optional", "required")
+#: The query options `REDIS_URL` may carry; anything else is a mistake reported at start, not ignored.
+QUERY_OPTIONS = ("db", "ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_check_hostname")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """One Redis server and how to talk to it. `repr` and `where` leave the password out."""
+
+    host: str | None = "localhost"
+    port: int = 6379
+    #: A Unix socket instead of host and port (`unix:///run/redis.sock`).
+    unix_socket_path: str | None = None
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ssl_cert_reqs: CertReqs = "required"
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_check_hostname: bool = False
+
+    @property
+    def where(self) -> str:
+        """Where the server is, for log lines and error messages."""
+        if self.unix_socket_path is not None:
+            return f"unix://{self.unix_socket_path}"
+        return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}/{self.db}"
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments of redis-py's `Redis` (and so of arq's `ArqRedis`) that reach this server."""
+        options: dict[str, Any] = {"db": self.db, "username": self.username, "password": self.password}
+        if self.unix_socket_path is not None:
+            return {**options, "unix_socket_path": self.unix_socket_path}
+        options |= {"host": self.host, "port": self.port}
+        if self.tls:
+            options |= {
+                "ssl": True,
+                "ssl_cert_reqs": self.ssl_cert_reqs,
+                "ssl_ca_certs": self.ssl_ca_certs,
+                "ssl_certfile": self.ssl_certfile,
+                "ssl_keyfile": self.ssl_keyfile,
+                "ssl_check_hostname": self.ssl_check_hostname,
+            }
+        return options
+
+
+def redis_target(url: str) -> RedisTarget:
+    """`REDIS_URL` -> `RedisTarget`: `redis://[[user]:password@]host[:port][/db]`, `rediss://` for TLS, or
+    `unix://[[user]:password@]/path?db=N`; TLS options in the query (`ssl_cert_reqs=none|optional|required`,
+    `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`, `ssl_check_hostname`). `ValueError` says what is wrong,
+    without quoting the URL (it may hold the password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix") or not url.startswith(f"{parts.scheme}://"):
+        raise ValueError("expected redis://host:port/db, rediss://host:port/db (TLS) or unix:///path/to/socket")
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = sorted(set(query) - set(QUERY_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}; expected some of {', '.join(QUERY_OPTIONS)}")
+    tls = parts.scheme == "rediss"
+    tls_options = sorted(name for name in query if name.startswith("ssl_"))
+    if tls_options and not tls:
+        raise ValueError(f"{', '.join(tls_options)} need rediss:// (TLS), not {parts.scheme}://")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if parts.scheme == "unix":
+        if not parts.path or parts.hostname:
+            raise ValueError("expected unix:///path/to/socket (three slashes: no host)")
+        return RedisTarget(
+            host=None,
+            unix_socket_path=unquote(parts.path),
+            db=_db(query.get("db", "0")),
+            username=username,
+            password=password,
+        )
+    if not parts.hostname:
+        raise ValueError(f"no host: expected {parts.scheme}://host:port/db")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    path = parts.path.removeprefix("/")
+    if path and "db" in query:
+        raise ValueError("the database is given twice, in the path and as ?db=")
+    return RedisTarget(
+        host=parts.hostname,
+        port=port,
+        db=_db(path or query.get("db", "0")),
+        tls=tls,
+        ssl_cert_reqs=_cert_reqs(query.get("ssl_cert_reqs", "required")),
+        ssl_ca_certs=query.get("ssl_ca_certs") or None,
+        ssl_certfile=query.get("ssl_certfile") or None,
+        ssl_keyfile=query.get("ssl_keyfile") or None,
+        ssl_check_hostname=_flag("ssl_check_hostname", query.get("ssl_check_hostname", "false")),
+        username=username,
+        password=password,
+    )
+
+
+def _db(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 5:
+        raise ValueError(f"the database must be a number (0, 1, ...), not {text!r}")
+    return int(text)
+
+
+def _cert_reqs(text: str) -> CertReqs:
+    for option in CERT_REQS:
+        if text.lower() == option:
+            return option
+    raise ValueError(f"ssl_cert_reqs must be one of {', '.join(CERT_REQS)}, not {text!r}")
+
+
+def _flag(name: str, text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, not {text!r}")
 
 
 def open_redis(url: str) -> Redis:
@@ -12,8 +143,9 @@ def open_redis(url: str) -> Redis:
     down a caller (a provider's callback) gets its 503 promptly and retries, rather than hanging. The pool reconnects by
     itself when Redis returns. No periodic health check: against a Redis that stops answering (paused, or
     partitioned without a reset) it made commands hang after the first half minute instead of timing out."""
-    client: Redis = Redis.from_url(
-        url,
+    target = redis_target(url)
+    client: Redis = Redis(
+        **target.client_options(),
         socket_connect_timeout=1.0,
         socket_timeout=1.0,
         retry=Retry(NoBackoff(), retries=1),

@@ -106,6 +106,11 @@ def test_retention_takes_seconds_or_a_unit(tmp_path: Path, value: str, seconds: 
         ({"CC_KEY": "k", "RELAY_DELIVERY_CONCURRENCY": "2000"}, "RELAY_DELIVERY_CONCURRENCY"),
         ({"CC_KEY": "k", "RELAY_WORKER_METRICS_PORT": "abc"}, "RELAY_WORKER_METRICS_PORT"),
         ({"CC_KEY": "k", "RELAY_WORKER_METRICS_PORT": "70000"}, "RELAY_WORKER_METRICS_PORT"),
+        ({"CC_KEY": "k", "REDIS_URL": "redis//localhost"}, "REDIS_URL: expected redis://"),
+        (
+            {"CC_KEY": "k", "REDIS_URL": "redis://localhost/0?ssl_cert_reqs=none"},
+            "REDIS_URL: ssl_cert_reqs need rediss://",
+        ),
         ({"CC_KEY": "k", "RELAY_LOG_LEVEL": "verbose"}, "RELAY_LOG_LEVEL"),
         ({"CC_KEY": "k", "RELAY_LOG_FORMAT": "pretty"}, "RELAY_LOG_FORMAT"),
         ({"CC_KEY": "k", "RELAY_SYNC_LEASE": "-1"}, "RELAY_SYNC_LEASE"),
