@@ -61,6 +61,9 @@ class Settings:
         found = [secret for account in self.accounts.values() for secret in account.secrets()]
         if self.admin_token is not None:
             found.append(self.admin_token.value)
+        redis_password = redis_target(self.redis_url).password
+        if redis_password is not None:
+            found.append(redis_password)
         return found
 
 

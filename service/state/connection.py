@@ -2,17 +2,27 @@
 
 `redis_target` turns the URL into `RedisTarget`; the web (`open_redis`), the worker's arq pool and arq's
 own `RedisSettings` (`arq --check`) are all built from it, so a TLS option in the URL reaches each of them.
+Every failed attempt to reach Redis is logged with where it is (never the password) and when the next
+attempt comes, so that a wrong `REDIS_URL` or an outage shows in the logs at once.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import structlog
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.backoff import AbstractBackoff, NoBackoff
+from redis.exceptions import RedisError
+
+log = structlog.get_logger("relay.redis")
+
+T = TypeVar("T")
 
 CertReqs = Literal["none", "optional", "required"]
 CERT_REQS: tuple[CertReqs, ...] = ("none", "optional", "required")
@@ -138,6 +148,75 @@ def _flag(name: str, text: str) -> bool:
     raise ValueError(f"{name} must be true or false, not {text!r}")
 
 
+class FailureLog:
+    """The log lines of failed attempts to reach one Redis. Several callers of a process wait on Redis
+    through an outage, each retrying: the first failure is logged at once, then one line at growing
+    intervals (1 s, 2 s, ... up to a minute) with how many attempts failed since; the first success after
+    failures is logged too, and starts over."""
+
+    MAX_INTERVAL_S = 60.0
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._interval = 1.0
+        self._logged_at: float | None = None
+        self._unlogged = 0
+
+    def failed(self, error: BaseException, *, retry_in: float | None) -> None:
+        now = time.monotonic()
+        if self._logged_at is not None and now - self._logged_at < self._interval:
+            self._unlogged += 1
+            return
+        log.warning(
+            "redis_connection_failed",
+            redis=self.where,
+            error=f"{type(error).__name__}: {error}",
+            retry_in=None if retry_in is None else round(retry_in, 3),
+            failed_since_last_line=self._unlogged,
+        )
+        if self._logged_at is not None:
+            self._interval = min(self._interval * 2, self.MAX_INTERVAL_S)
+        self._logged_at = now
+        self._unlogged = 0
+
+    def succeeded(self) -> None:
+        if self._logged_at is None:
+            return
+        log.info("redis_connection_restored", redis=self.where)
+        self._interval = 1.0
+        self._logged_at = None
+        self._unlogged = 0
+
+
+class LoggedRetry(Retry):
+    """redis-py's `Retry` that tells its `FailureLog` of each failed attempt (with the delay before the next
+    one: the backoffs used here have no jitter) and of each success."""
+
+    __slots__ = ("failures",)
+
+    def __init__(self, backoff: AbstractBackoff, retries: int, failures: FailureLog) -> None:
+        super().__init__(backoff, retries)
+        self.failures = failures
+
+    async def call_with_retry(self, do: Callable[[], Awaitable[T]], fail: Callable[[RedisError], Any]) -> T:
+        attempts = 0
+
+        async def failed(error: RedisError) -> None:
+            nonlocal attempts
+            attempts += 1
+            await fail(error)
+            exhausted = 0 <= self._retries < attempts
+            self.failures.failed(error, retry_in=None if exhausted else self._backoff.compute(attempts))
+
+        result = await super().call_with_retry(do, failed)
+        self.failures.succeeded()
+        return result
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LoggedRetry:
+        # redis-py copies a client's retry for each connection: the copies would each keep a log of their own.
+        return self
+
+
 def open_redis(url: str) -> Redis:
     """A client that fails fast: short timeouts and one quick retry (2 s at worst), so that while Redis is
     down a caller (a provider's callback) gets its 503 promptly and retries, rather than hanging. The pool reconnects by
@@ -148,8 +227,10 @@ def open_redis(url: str) -> Redis:
         **target.client_options(),
         socket_connect_timeout=1.0,
         socket_timeout=1.0,
-        retry=Retry(NoBackoff(), retries=1),
+        retry=LoggedRetry(NoBackoff(), retries=1, failures=FailureLog(target.where)),
         retry_on_timeout=True,
+        # Opening a connection is retried (and its failure logged) like a command.
+        retry_on_error=[OSError],
         health_check_interval=0,
         max_connections=256,
     )

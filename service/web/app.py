@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import itertools
 import os
@@ -78,19 +80,39 @@ def routes() -> list[Route]:
     ]
 
 
-async def refuse_evicting_redis(deps: WebDeps) -> None:
-    """Stop at start on a Redis that may evict keys when full; a Redis not reachable yet is checked by the
-    workers when it is."""
+#: Seconds between the web's attempts to reach a Redis that was not reachable at start: doubling, to a minute.
+REDIS_WAIT_FIRST_S = 1.0
+REDIS_WAIT_MAX_S = 60.0
+
+
+async def refuse_evicting_redis(deps: WebDeps) -> bool:
+    """Stop at start on a Redis that may evict keys when full. False: Redis is not reachable yet (the
+    workers check its policy when it is)."""
     try:
         found = await deps.stores.memory()
     except RedisError as exc:
         log.warning("redis_unreachable_at_start", error=type(exc).__name__)
-        return
+        return False
     try:
         check_policy(found)
     except UnsafePolicy as exc:
         log.error("redis_policy_unsafe", detail=str(exc))
         raise
+    return True
+
+
+async def wait_for_redis(deps: WebDeps) -> None:
+    """Try a Redis unreachable at start until it answers, each attempt further apart: the failures are
+    logged (by the client's retry) even while no request comes in, and so is the first success."""
+    delay = REDIS_WAIT_FIRST_S
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await deps.stores.memory()
+        except RedisError:
+            delay = min(delay * 2, REDIS_WAIT_MAX_S)
+        else:
+            return
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -101,13 +123,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(resolved.secrets(), log_format=resolved.log_format, level=resolved.log_level)
         app.state.deps = WebDeps.build(resolved)
-        await refuse_evicting_redis(app.state.deps)
+        reachable = await refuse_evicting_redis(app.state.deps)
+        waiting = None if reachable else asyncio.create_task(wait_for_redis(app.state.deps), name="wait-for-redis")
         # Everything alive after start-up (modules, routes, settings) lives as long as the process: moved out
         # of the collector's generations, the collections that run between callbacks have less to scan.
         gc.freeze()
         try:
             yield
         finally:
+            if waiting is not None:
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
             await app.state.deps.close()
 
     app = Starlette(

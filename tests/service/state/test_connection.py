@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from structlog.testing import capture_logs
 
-from service.state.connection import RedisTarget, open_redis, redis_target
-from workers.settings import arq_redis_settings, redis_pool
+from service.state import connection
+from service.state.connection import FailureLog, RedisTarget, open_redis, redis_target
+from tests.support.procs import free_port
+from workers.bootstrap import arq_redis_settings, redis_pool
 
 
 def test_plain_url_with_credentials_and_database() -> None:
@@ -85,3 +89,45 @@ def test_unix_socket_clients() -> None:
     target = redis_target("unix:///run/redis.sock?db=1")
     assert redis_pool(target).connection_pool.connection_class is UnixDomainSocketConnection
     assert arq_redis_settings(target).unix_socket_path == "/run/redis.sock"
+
+
+async def test_failed_attempts_are_logged_with_where_and_never_the_password() -> None:
+    port = free_port()  # nothing listens there
+    client = open_redis(f"redis://:secret-password-123@127.0.0.1:{port}/0")
+    with capture_logs() as logs:
+        for _ in range(3):
+            with pytest.raises(RedisConnectionError):
+                await client.ping()
+    await client.aclose()
+    failed = [line for line in logs if line["event"] == "redis_connection_failed"]
+    # The first failure at once; the next ones, within the second, are counted into the next line.
+    assert len(failed) == 1, logs
+    assert failed[0]["redis"] == f"redis://127.0.0.1:{port}/0"
+    assert failed[0]["log_level"] == "warning"
+    assert "secret-password-123" not in repr(logs)
+
+
+def test_log_lines_come_further_apart_through_an_outage_and_start_over_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(connection.time, "monotonic", lambda: now[0])
+    failures = FailureLog("redis://cache:6379/0")
+    error = ConnectionRefusedError("refused")
+    with capture_logs() as logs:
+        for _ in range(40):  # one failure every 0.25 s for 10 s
+            failures.failed(error, retry_in=0.25)
+            now[0] += 0.25
+        failures.succeeded()
+        failures.succeeded()
+        failures.failed(error, retry_in=0.25)
+    lines = [(line["event"], line.get("failed_since_last_line")) for line in logs]
+    # Logged at 0 s, then after 1 s, 2 s, 4 s: each line counts the failures left out before it.
+    assert lines == [
+        ("redis_connection_failed", 0),
+        ("redis_connection_failed", 3),
+        ("redis_connection_failed", 7),
+        ("redis_connection_failed", 15),
+        ("redis_connection_restored", None),
+        ("redis_connection_failed", 0),
+    ]
