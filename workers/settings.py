@@ -1,7 +1,8 @@
 """The worker process: `arq workers.settings.WorkerSettings` (the Procfile's `worker`).
 
-The configuration is read when arq imports this module, before it connects to Redis: logging is set up
-before the first attempt to reach Redis is made (and logged).
+The configuration is read when arq imports this module, before it connects to Redis: an invalid one ends
+the process at once (status 2, one line per problem, as `relay check` prints them) rather than after Redis
+answers, and logging is set up before the first attempt to reach Redis is made (and logged).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import orjson
 from arq.worker import func
 
-from service.config import load_settings
+from service.config import load_settings_or_exit
 from service.logging import configure_logging
 from service.state.connection import redis_target
 from workers.bootstrap import arq_redis_settings, redis_pool, shutdown, startup
@@ -19,7 +20,7 @@ from workers.sync.jobs import sync_account
 SYNC_JOB_TIMEOUT_S = 900
 
 
-SETTINGS = load_settings()
+SETTINGS = load_settings_or_exit()
 configure_logging(SETTINGS.secrets(), log_format=SETTINGS.log_format, level=SETTINGS.log_level)
 REDIS = redis_target(SETTINGS.redis_url)
 

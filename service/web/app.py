@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.config import Settings, load_settings
+from service.config import Settings, config_warnings, load_settings_or_exit
 from service.logging import configure_logging
 from service.state.memory import UnsafePolicy, check_policy
 from service.web import admin, health, openapi, subscriptions_api, webhooks
@@ -116,12 +116,15 @@ async def wait_for_redis(deps: WebDeps) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """Build the app; settings are read from the environment when not handed in."""
-    resolved = settings if settings is not None else load_settings()
+    """Build the app; settings are read from the environment when not handed in (uvicorn's factory): an
+    invalid configuration ends the process with status 2 and one line per problem, before uvicorn starts."""
+    resolved = settings if settings is not None else load_settings_or_exit()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         configure_logging(resolved.secrets(), log_format=resolved.log_format, level=resolved.log_level)
+        for warning in config_warnings(resolved):
+            log.warning("configuration_warning", detail=warning)
         app.state.deps = WebDeps.build(resolved)
         reachable = await refuse_evicting_redis(app.state.deps)
         waiting = None if reachable else asyncio.create_task(wait_for_redis(app.state.deps), name="wait-for-redis")

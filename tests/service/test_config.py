@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from contracts.errors import ConfigError
-from service.config import DEFAULTS, load_settings
+from service.config import DEFAULTS, config_warnings, load_settings
+from tests.support.procs import ROOT, free_port
+from tests.support.relay import web_command
 
 GOOD = """
 [accounts.shop]
@@ -156,3 +160,88 @@ def test_release_check_exits_non_zero_on_invalid_config(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "account 'shop'" in bad.stderr
     assert "provider" in bad.stderr
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    env = {
+        "RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD),
+        "CC_KEY": "",
+        "REDIS_URL": "redis//localhost",
+        "RELAY_LOG_LEVEL": "verbose",
+        "RELAY_LOG_FORMAT": "pretty",
+        "PORT": "0",
+        "RELAY_DELIVERY_TIMEOUT": "inf",
+        "RELAY_ALLOW_PRIVATE_URLS": "maybe",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert [problem.split(":")[0] for problem in caught.value.problems] == [
+        "REDIS_URL",
+        "account 'shop'.api_key",
+        "RELAY_ALLOW_PRIVATE_URLS",
+        "RELAY_DELIVERY_TIMEOUT",
+        "PORT",
+        "RELAY_LOG_LEVEL",
+        "RELAY_LOG_FORMAT",
+    ]
+    assert "environment variable CC_KEY is set but empty" in caught.value.problems[1]
+
+
+def test_no_accounts_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    settings = load_settings({"RELAY_ACCOUNTS_FILE": write(tmp_path, "")})
+    assert settings.accounts == {}
+    assert any("no accounts configured" in warning for warning in config_warnings(settings))
+    assert not any("no accounts" in w for w in config_warnings(load_settings(good_env(tmp_path))))
+
+
+def good_env(tmp_path: Path) -> dict[str, str]:
+    return {"RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "k"}
+
+
+BAD_ACCOUNTS = GOOD + 'colour = "red"\n'
+
+
+def bad_env(tmp_path: Path) -> dict[str, str]:
+    """An unknown account key and an invalid log level; no Redis listens at REDIS_URL."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "RELAY_ACCOUNTS_FILE": write(tmp_path, BAD_ACCOUNTS),
+        "CC_KEY": "k",
+        "RELAY_LOG_LEVEL": "verbose",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+
+
+def run_process(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=20, check=False)
+
+
+@pytest.mark.parametrize("process", ["web", "worker"])
+def test_web_and_worker_refuse_a_bad_configuration_like_relay_check(tmp_path: Path, process: str) -> None:
+    """The Procfile's `web` and `worker`: status 2 at once, the lines `relay check` prints, no traceback."""
+    env = bad_env(tmp_path)
+    check = run_process([sys.executable, "-m", "service.check"], env)
+    assert check.returncode == 1
+    expected = [
+        "configuration error: account 'shop': unknown key(s) ['colour'] for provider cryptocloud",
+        "configuration error: RELAY_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'verbose'",
+    ]
+    assert check.stderr.splitlines() == expected
+    argv = (
+        web_command(free_port())
+        if process == "web"
+        else [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"]
+    )
+    started = time.monotonic()
+    result = run_process(argv, env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert time.monotonic() - started < 10
+    assert [line for line in result.stderr.splitlines() if line.startswith("configuration error: ")] == expected
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_check_warns_of_no_accounts(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "RELAY_ACCOUNTS_FILE": write(tmp_path, "")}
+    result = run_process([sys.executable, "-m", "service.check"], env)
+    assert result.returncode == 0, result.stderr
+    assert "configuration warning: no accounts configured" in result.stderr
