@@ -123,7 +123,7 @@ def config_warnings(settings: Settings) -> list[str]:
     """What is valid but probably not meant: said by `relay check` and at the start of the web."""
     warnings = []
     if not settings.accounts:
-        warnings.append(f"no accounts configured (RELAY_ACCOUNTS_FILE {settings.accounts_file}): nothing is synced")
+        warnings.append("no accounts configured (in RELAY_ACCOUNTS or RELAY_ACCOUNTS_FILE): nothing is synced")
     return warnings
 
 
@@ -153,10 +153,22 @@ def _redis_url(env: Mapping[str, str]) -> str:
 
 
 def _read_accounts(path: Path, env: Mapping[str, str]) -> dict[str, Account]:
+    """The accounts TOML from `RELAY_ACCOUNTS` itself when it is set (a platform that has no files), else
+    from the file `RELAY_ACCOUNTS_FILE` names."""
+    text = env.get("RELAY_ACCOUNTS")
+    if text:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"RELAY_ACCOUNTS: not valid TOML: {exc}") from exc
+        try:
+            return parse_accounts(document, env)
+        except ConfigError as exc:
+            raise ConfigError(*(f"RELAY_ACCOUNTS: {problem}" for problem in exc.problems)) from exc
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"RELAY_ACCOUNTS_FILE: {path} does not exist") from exc
+        raise ConfigError(f"RELAY_ACCOUNTS_FILE: {path} does not exist (or set RELAY_ACCOUNTS)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"RELAY_ACCOUNTS_FILE: cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:

@@ -245,3 +245,28 @@ def test_check_warns_of_no_accounts(tmp_path: Path) -> None:
     result = run_process([sys.executable, "-m", "service.check"], env)
     assert result.returncode == 0, result.stderr
     assert "configuration warning: no accounts configured" in result.stderr
+
+
+def test_accounts_from_relay_accounts_instead_of_the_file(tmp_path: Path) -> None:
+    inline = GOOD.replace("[accounts.shop]", "[accounts.inline]")
+    settings = load_settings({"RELAY_ACCOUNTS": inline, "RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD), "CC_KEY": "k"})
+    assert list(settings.accounts) == ["inline"]
+    # Without a file at all.
+    assert list(load_settings({"RELAY_ACCOUNTS": inline, "CC_KEY": "k"}).accounts) == ["inline"]
+    # Empty: the file is read.
+    assert list(load_settings({"RELAY_ACCOUNTS": "", **good_env(tmp_path)}).accounts) == ["shop"]
+
+
+@pytest.mark.parametrize(
+    ("inline", "problem"),
+    [
+        ("[accounts.shop", "RELAY_ACCOUNTS: not valid TOML"),
+        (GOOD, "RELAY_ACCOUNTS: account 'shop'.api_key: environment variable CC_KEY is not set"),
+        (BAD_ACCOUNTS.replace("${CC_KEY}", "k"), "RELAY_ACCOUNTS: account 'shop': unknown key(s) ['colour']"),
+    ],
+)
+def test_relay_accounts_errors_name_it(inline: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"RELAY_ACCOUNTS": inline})
+    (found,) = caught.value.problems
+    assert found.startswith(problem), found
