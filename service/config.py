@@ -18,6 +18,9 @@ from service.state.connection import redis_target
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
+#: Shorter operator tokens are refused: 24 random URL-safe characters are 144 bits.
+ADMIN_TOKEN_MIN_LENGTH = 24
+HOW_TO_GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     readers: dict[str, Callable[[], object]] = {
         "redis_url": lambda: _redis_url(env),
         "accounts": lambda: _read_accounts(Path(accounts_file), env),
-        "admin_token": lambda: Secret(env["RELAY_ADMIN_TOKEN"]) if env.get("RELAY_ADMIN_TOKEN") else None,
+        "admin_token": lambda: _admin_token(env),
         "allow_private_urls": lambda: _boolean(env, "RELAY_ALLOW_PRIVATE_URLS"),
         "retry_schedule": lambda: _schedule(env, "RELAY_RETRY_SCHEDULE"),
         "delivery_timeout": lambda: _positive_float(env, "RELAY_DELIVERY_TIMEOUT"),
@@ -122,6 +125,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def config_warnings(settings: Settings) -> list[str]:
     """What is valid but probably not meant: said by `relay check` and at the start of the web."""
     warnings = []
+    if settings.admin_token is None:
+        warnings.append("RELAY_ADMIN_TOKEN is not set: every operator API call is refused (401)")
     if not settings.accounts:
         warnings.append("no accounts configured (in RELAY_ACCOUNTS or RELAY_ACCOUNTS_FILE): nothing is synced")
     return warnings
@@ -150,6 +155,18 @@ def _redis_url(env: Mapping[str, str]) -> str:
     except ValueError as exc:
         raise ConfigError(f"REDIS_URL: {exc}") from exc
     return url
+
+
+def _admin_token(env: Mapping[str, str]) -> Secret | None:
+    value = env.get("RELAY_ADMIN_TOKEN")
+    if not value:
+        return None
+    if len(value) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"RELAY_ADMIN_TOKEN: at least {ADMIN_TOKEN_MIN_LENGTH} characters, not {len(value)};"
+            f" make one with: {HOW_TO_GENERATE}"
+        )
+    return Secret(value)
 
 
 def _read_accounts(path: Path, env: Mapping[str, str]) -> dict[str, Account]:

@@ -12,8 +12,9 @@ import pytest
 
 from contracts.errors import ConfigError
 from service.config import DEFAULTS, config_warnings, load_settings
-from tests.support.procs import ROOT, free_port
+from tests.support.procs import ROOT, Proc, free_port
 from tests.support.relay import web_command
+from tests.support.waiting import wait_until
 
 GOOD = """
 [accounts.shop]
@@ -51,7 +52,7 @@ def test_every_variable(tmp_path: Path) -> None:
             "RELAY_ACCOUNTS_FILE": write(tmp_path, GOOD),
             "CC_KEY": "k",
             "REDIS_URL": "redis://example:6380/2",
-            "RELAY_ADMIN_TOKEN": "admin-0123456789",
+            "RELAY_ADMIN_TOKEN": "admin-token-0123456789-abcdef",
             "RELAY_ALLOW_PRIVATE_URLS": "true",
             "RELAY_RETRY_SCHEDULE": "1,2,3",
             "RELAY_DELIVERY_TIMEOUT": "2.5",
@@ -70,7 +71,7 @@ def test_every_variable(tmp_path: Path) -> None:
     )
     assert settings.redis_url == "redis://example:6380/2"
     assert settings.admin_token is not None
-    assert settings.admin_token.value == "admin-0123456789"
+    assert settings.admin_token.value == "admin-token-0123456789-abcdef"
     assert settings.allow_private_urls is True
     assert settings.retry_schedule == (1, 2, 3)
     assert settings.delivery_timeout == 2.5
@@ -270,3 +271,36 @@ def test_relay_accounts_errors_name_it(inline: str, problem: str) -> None:
         load_settings({"RELAY_ACCOUNTS": inline})
     (found,) = caught.value.problems
     assert found.startswith(problem), found
+
+
+def test_a_short_admin_token_is_refused_with_how_to_make_a_good_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**good_env(tmp_path), "RELAY_ADMIN_TOKEN": "x" * 23})
+    assert caught.value.problems == (
+        "RELAY_ADMIN_TOKEN: at least 24 characters, not 23;"
+        ' make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"',
+    )
+    assert "x" * 23 not in str(caught.value)
+    settings = load_settings({**good_env(tmp_path), "RELAY_ADMIN_TOKEN": "x" * 24})
+    assert settings.admin_token is not None
+    assert not any("RELAY_ADMIN_TOKEN" in warning for warning in config_warnings(settings))
+
+
+def test_an_unset_admin_token_is_a_warning(tmp_path: Path) -> None:
+    for unset in ({}, {"RELAY_ADMIN_TOKEN": ""}):
+        settings = load_settings({**good_env(tmp_path), **unset})
+        assert settings.admin_token is None
+        assert "RELAY_ADMIN_TOKEN is not set: every operator API call is refused (401)" in config_warnings(settings)
+    env = {"PATH": os.environ.get("PATH", ""), **good_env(tmp_path)}
+    check = run_process([sys.executable, "-m", "service.check"], env)
+    assert check.returncode == 0
+    assert "configuration warning: RELAY_ADMIN_TOKEN is not set" in check.stderr
+
+
+def test_the_web_warns_at_start_of_an_unset_admin_token(tmp_path: Path) -> None:
+    env = {**good_env(tmp_path), "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "RELAY_LOG_FORMAT": "json"}
+    port = free_port()
+    with Proc(web_command(port), env=env, name="web") as web:
+        web.wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_until(lambda: '"configuration_warning"' in web.log(), timeout=5, what="the warning")
+        assert "RELAY_ADMIN_TOKEN is not set" in web.log()
