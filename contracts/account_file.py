@@ -30,25 +30,38 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def expand_env(value: Any, environ: Mapping[str, str], where: str) -> Any:
-    """Replace `"${NAME}"` in strings, recursively; a missing variable is a configuration error."""
+    """Replace `"${NAME}"` in strings, recursively; a variable that is not set, or set but empty, is a
+    configuration error (every such variable is named)."""
+    problems: list[str] = []
+    expanded = _expand(value, environ, where, problems)
+    if problems:
+        raise ConfigError(*problems)
+    return expanded
+
+
+def _expand(value: Any, environ: Mapping[str, str], where: str, problems: list[str]) -> Any:
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in environ:
-                raise ConfigError(f"{where}: environment variable {name} is not set")
-            return environ[name]
+            found = environ.get(name)
+            if found is None:
+                problems.append(f"{where}: environment variable {name} is not set")
+            elif found == "":
+                problems.append(f"{where}: environment variable {name} is set but empty")
+            return found or ""
 
         return _ENV_REFERENCE.sub(substitute, value)
     if isinstance(value, Mapping):
-        return {key: expand_env(item, environ, f"{where}.{key}") for key, item in value.items()}
+        return {key: _expand(item, environ, f"{where}.{key}", problems) for key, item in value.items()}
     if isinstance(value, list):
-        return [expand_env(item, environ, where) for item in value]
+        return [_expand(item, environ, where, problems) for item in value]
     return value
 
 
 def parse_accounts(document: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Account]:
-    """The parsed accounts TOML (`[accounts.NAME]` tables) -> validated accounts by name."""
+    """The parsed accounts TOML (`[accounts.NAME]` tables) -> validated accounts by name; `ConfigError`
+    carries the problems of every account."""
     unknown = set(document) - {"accounts"}
     if unknown:
         raise ConfigError(f"accounts file: unknown top-level key(s) {sorted(unknown)}; expected [accounts.NAME]")
@@ -56,37 +69,49 @@ def parse_accounts(document: Mapping[str, Any], environ: Mapping[str, str]) -> d
     if not isinstance(tables, Mapping):
         raise ConfigError("accounts file: [accounts] must be a table of tables")
     accounts: dict[str, Account] = {}
+    problems: list[str] = []
     for name, table in tables.items():
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"account {name!r}: must be a table")
-        accounts[name] = parse_account(name, expand_env(table, environ, f"account {name!r}"))
+        try:
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"account {name!r}: must be a table")
+            accounts[name] = parse_account(name, expand_env(table, environ, f"account {name!r}"))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(*problems)
     return accounts
 
 
 def parse_account(name: str, table: Mapping[str, Any]) -> Account:
+    """One account's table -> `Account`; `ConfigError` carries each of its problems."""
     where = f"account {name!r}"
     if not ACCOUNT_NAME.fullmatch(name):
         raise ConfigError(f"{where}: the name must match [a-z0-9_-]{{1,64}}")
     provider = _provider(where, table.get("provider"))
     declared = provider.account_keys
+    problems: list[str] = []
     unknown = sorted(set(table) - {"provider", *COMMON_KEYS, *declared})
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown} for provider {provider.name}")
+        problems.append(f"{where}: unknown key(s) {unknown} for provider {provider.name}")
     required = [key for key, declaration in declared.items() if declaration.required]
     if provider.default_base_url is None:
         required.append("base_url")
-    missing = sorted(key for key in required if table.get(key) in (None, ""))
-    if missing:
-        raise ConfigError(f"{where}: key {missing[0]!r} is required for provider {provider.name}")
+    problems += [
+        f"{where}: key {key!r} is required for provider {provider.name}"
+        for key in sorted(required)
+        if table.get(key) in (None, "")
+    ]
     values: dict[str, Any] = {"name": name, "provider": provider.name, "base_url": provider.default_base_url}
-    for key, read in COMMON_KEYS.items():
-        if key in table:
-            values[key] = _read(where, key, read, table[key])
-    for key in sorted(declared):
-        declaration = declared[key]
-        if key in table:
-            values[key] = _read(where, key, declaration.read, table[key])
-        elif declaration.default is not None:
+    readers = {**COMMON_KEYS, **{key: declaration.read for key, declaration in declared.items()}}
+    for key in sorted(set(readers) & set(table)):
+        try:
+            values[key] = readers[key](table[key])
+        except ValueError as exc:
+            problems.append(f"{where}: key {key!r} {exc}")
+    if problems:
+        raise ConfigError(*problems)
+    for key, declaration in declared.items():
+        if key not in table and declaration.default is not None:
             values[key] = declaration.default
     account = Account(**values)
     problem = None if provider.account_rule is None else provider.account_rule(account)
@@ -100,10 +125,3 @@ def _provider(where: str, name: object) -> Provider:
     if provider is None:
         raise ConfigError(f"{where}: key 'provider' must be one of {', '.join(PROVIDERS)}, not {name!r}")
     return provider
-
-
-def _read(where: str, key: str, read: Callable[[object], object], value: object) -> object:
-    try:
-        return read(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: key {key!r} {exc}") from exc

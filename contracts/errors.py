@@ -18,7 +18,12 @@ class RelayError(Exception):
 
 
 class ConfigError(RelayError):
-    """The configuration is invalid; the message names the account and the key."""
+    """The configuration is invalid: every problem found, each on a line of its own that names the variable,
+    or the account and the key."""
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
 class RecordError(RelayError):

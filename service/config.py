@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from contracts.account_file import parse_accounts
 from contracts.accounts import Account, Secret
 from contracts.errors import ConfigError
+from service.state.connection import redis_target
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
+#: Shorter operator tokens are refused: 24 random URL-safe characters are 144 bits.
+ADMIN_TOKEN_MIN_LENGTH = 24
+HOW_TO_GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,9 @@ class Settings:
         found = [secret for account in self.accounts.values() for secret in account.secrets()]
         if self.admin_token is not None:
             found.append(self.admin_token.value)
+        redis_password = redis_target(self.redis_url).password
+        if redis_password is not None:
+            found.append(redis_password)
         return found
 
 
@@ -77,38 +87,112 @@ def redis_url_from(env: Mapping[str, str]) -> str:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Build and validate `Settings`; `ConfigError` names the variable, account and key at fault."""
+    """Build and validate `Settings`. `ConfigError` carries every problem found, each naming the variable,
+    or the account and the key, at fault."""
     env = os.environ if environ is None else environ
     accounts_file = env.get("RELAY_ACCOUNTS_FILE") or DEFAULTS.accounts_file
-    return Settings(
-        redis_url=redis_url_from(env),
-        accounts=_read_accounts(Path(accounts_file), env),
-        admin_token=Secret(env["RELAY_ADMIN_TOKEN"]) if env.get("RELAY_ADMIN_TOKEN") else None,
-        allow_private_urls=_boolean(env, "RELAY_ALLOW_PRIVATE_URLS", DEFAULTS.allow_private_urls),
-        retry_schedule=_schedule(env, "RELAY_RETRY_SCHEDULE", DEFAULTS.retry_schedule),
-        delivery_timeout=_positive_float(env, "RELAY_DELIVERY_TIMEOUT", DEFAULTS.delivery_timeout),
-        port=_port(env, "PORT") or DEFAULTS.port,
-        accounts_file=accounts_file,
-        sync_lease=_positive_float(env, "RELAY_SYNC_LEASE", DEFAULTS.sync_lease),
-        provider_timeout=_positive_float(env, "RELAY_PROVIDER_TIMEOUT", DEFAULTS.provider_timeout),
-        provider_max_body=_byte_size(env, "RELAY_PROVIDER_MAX_BODY") or DEFAULTS.provider_max_body,
-        retention_s=_duration(env, "RELAY_RETENTION") or DEFAULTS.retention_s,
-        disable_after_s=_duration(env, "RELAY_DISABLE_AFTER") or DEFAULTS.disable_after_s,
-        retention_interval=_positive_float(env, "RELAY_RETENTION_INTERVAL", DEFAULTS.retention_interval),
-        provider_concurrency=_bounded_int(env, "RELAY_PROVIDER_CONCURRENCY", DEFAULTS.provider_concurrency, 1, 64),
-        delivery_concurrency=_bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", DEFAULTS.delivery_concurrency, 1, 1024),
-        worker_metrics_port=_port(env, "RELAY_WORKER_METRICS_PORT") or DEFAULTS.worker_metrics_port,
-        worker_metrics_host=env.get("RELAY_WORKER_METRICS_HOST") or DEFAULTS.worker_metrics_host,
-        log_level=_choice(env, "RELAY_LOG_LEVEL", LOG_LEVELS, upper=True) or DEFAULTS.log_level,
-        log_format=_choice(env, "RELAY_LOG_FORMAT", LOG_FORMATS, upper=False) or DEFAULTS.log_format,
-    )
+    # Each setting's reader; None: unset, the default applies.
+    readers: dict[str, Callable[[], object]] = {
+        "redis_url": lambda: _redis_url(env),
+        "accounts": lambda: _read_accounts(Path(accounts_file), env),
+        "admin_token": lambda: _admin_token(env),
+        "allow_private_urls": lambda: _boolean(env, "RELAY_ALLOW_PRIVATE_URLS"),
+        "retry_schedule": lambda: _schedule(env, "RELAY_RETRY_SCHEDULE"),
+        "delivery_timeout": lambda: _positive_float(env, "RELAY_DELIVERY_TIMEOUT"),
+        "port": lambda: _port(env, "PORT"),
+        "accounts_file": lambda: accounts_file,
+        "sync_lease": lambda: _positive_float(env, "RELAY_SYNC_LEASE"),
+        "provider_timeout": lambda: _positive_float(env, "RELAY_PROVIDER_TIMEOUT"),
+        "provider_max_body": lambda: _byte_size(env, "RELAY_PROVIDER_MAX_BODY"),
+        "retention_s": lambda: _duration(env, "RELAY_RETENTION"),
+        "disable_after_s": lambda: _duration(env, "RELAY_DISABLE_AFTER"),
+        "retention_interval": lambda: _positive_float(env, "RELAY_RETENTION_INTERVAL"),
+        "provider_concurrency": lambda: _bounded_int(env, "RELAY_PROVIDER_CONCURRENCY", 1, 64),
+        "delivery_concurrency": lambda: _bounded_int(env, "RELAY_DELIVERY_CONCURRENCY", 1, 1024),
+        "worker_metrics_port": lambda: _port(env, "RELAY_WORKER_METRICS_PORT"),
+        "worker_metrics_host": lambda: env.get("RELAY_WORKER_METRICS_HOST") or None,
+        "log_level": lambda: _choice(env, "RELAY_LOG_LEVEL", LOG_LEVELS, upper=True),
+        "log_format": lambda: _choice(env, "RELAY_LOG_FORMAT", LOG_FORMATS, upper=False),
+    }
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, read in readers.items():
+        try:
+            value = read()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        else:
+            if value is not None:
+                values[name] = value
+    if problems:
+        raise ConfigError(*problems)
+    return Settings(**values)
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """What is valid but probably not meant: said by `relay check` and at the start of the web."""
+    warnings = []
+    if settings.admin_token is None:
+        warnings.append("RELAY_ADMIN_TOKEN is not set: every operator API call is refused (401)")
+    if not settings.accounts:
+        warnings.append("no accounts configured (in RELAY_ACCOUNTS or RELAY_ACCOUNTS_FILE): nothing is synced")
+    return warnings
+
+
+def error_lines(error: ConfigError) -> list[str]:
+    """The lines `relay check`, the web and the worker print for an invalid configuration."""
+    return [f"configuration error: {problem}" for problem in error.problems]
+
+
+def load_settings_or_exit() -> Settings:
+    """`load_settings` for a process starting: an invalid configuration prints one line per problem to
+    standard error and ends the process with status 2, without a traceback."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for line in error_lines(exc):
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    url = redis_url_from(env)
+    try:
+        redis_target(url)
+    except ValueError as exc:
+        raise ConfigError(f"REDIS_URL: {exc}") from exc
+    return url
+
+
+def _admin_token(env: Mapping[str, str]) -> Secret | None:
+    value = env.get("RELAY_ADMIN_TOKEN")
+    if not value:
+        return None
+    if len(value) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ConfigError(
+            f"RELAY_ADMIN_TOKEN: at least {ADMIN_TOKEN_MIN_LENGTH} characters, not {len(value)};"
+            f" make one with: {HOW_TO_GENERATE}"
+        )
+    return Secret(value)
 
 
 def _read_accounts(path: Path, env: Mapping[str, str]) -> dict[str, Account]:
+    """The accounts TOML from `RELAY_ACCOUNTS` itself when it is set (a platform that has no files), else
+    from the file `RELAY_ACCOUNTS_FILE` names."""
+    text = env.get("RELAY_ACCOUNTS")
+    if text:
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"RELAY_ACCOUNTS: not valid TOML: {exc}") from exc
+        try:
+            return parse_accounts(document, env)
+        except ConfigError as exc:
+            raise ConfigError(*(f"RELAY_ACCOUNTS: {problem}" for problem in exc.problems)) from exc
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"RELAY_ACCOUNTS_FILE: {path} does not exist") from exc
+        raise ConfigError(f"RELAY_ACCOUNTS_FILE: {path} does not exist (or set RELAY_ACCOUNTS)") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"RELAY_ACCOUNTS_FILE: cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -116,10 +200,10 @@ def _read_accounts(path: Path, env: Mapping[str, str]) -> dict[str, Account]:
     return parse_accounts(document, env)
 
 
-def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _boolean(env: Mapping[str, str], name: str) -> bool | None:
     value = env.get(name)
     if value is None or value == "":
-        return default
+        return None
     lowered = value.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
@@ -128,10 +212,10 @@ def _boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}: expected true or false, not {value!r}")
 
 
-def _schedule(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+def _schedule(env: Mapping[str, str], name: str) -> tuple[int, ...] | None:
     value = env.get(name)
     if value is None or not value.strip():
-        return default
+        return None
     try:
         schedule = tuple(int(part) for part in value.split(","))
     except ValueError as exc:
@@ -141,23 +225,23 @@ def _schedule(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tu
     return schedule
 
 
-def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+def _positive_float(env: Mapping[str, str], name: str) -> float | None:
     value = env.get(name)
     if value is None or value == "":
-        return default
+        return None
     try:
         number = float(value)
     except ValueError as exc:
         raise ConfigError(f"{name}: expected a number of seconds, not {value!r}") from exc
-    if not number > 0:
+    if not 0 < number < math.inf:
         raise ConfigError(f"{name}: must be positive, not {value!r}")
     return number
 
 
-def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _bounded_int(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
     value = env.get(name)
     if value is None or value == "":
-        return default
+        return None
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise ConfigError(f"{name}: expected an integer from {low} to {high}, not {value!r}")
     return int(value)

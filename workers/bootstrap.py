@@ -15,10 +15,16 @@ import socket
 import uuid
 from typing import Any
 
+import orjson
 import prometheus_client
 import structlog
+from arq.connections import ArqRedis, RedisSettings
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from service.config import load_settings
+from service.config import Settings
+from service.state.connection import FailureLog, LoggedRetry, RedisTarget
 from service.state.stores import Stores
 from workers.delivery.bodies import BodyCache
 from workers.delivery.fanout import Fanout
@@ -36,10 +42,52 @@ from workers.sync.upkeep import Upkeep
 
 log = structlog.get_logger("relay.worker")
 
+#: Longer than the longest blocking read (the fan-out's XREADGROUP, 1 s): past it a silent Redis (paused,
+#: or a connection dropped without a reset) is given up on and the command tried again on a new connection.
+SOCKET_TIMEOUT_S = 5.0
+
+
+def redis_pool(target: RedisTarget) -> ArqRedis:
+    """The worker's Redis client (arq's and the relay's own), reaching `REDIS_URL` as `redis_target` reads
+    it (TLS options included). Every command has a time limit and is retried through an outage
+    for as long as it lasts: the worker waits for Redis to return instead of exiting (arq's main loop exits on
+    a connection error otherwise). No periodic health check: it is what made commands hang on a paused Redis
+    instead of timing out. Connections are opened lazily, inside the worker's event loop."""
+    pool = ArqRedis(
+        **target.client_options(),
+        socket_connect_timeout=2.0,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        health_check_interval=0,
+        retry_on_timeout=True,
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
+        retry=LoggedRetry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1, failures=FailureLog(target.where)),
+    )
+    # Jobs carry only JSON: pickle would let anyone who can write to Redis run code in the worker.
+    pool.job_serializer = orjson.dumps
+    pool.job_deserializer = orjson.loads
+    return pool
+
+
+def arq_redis_settings(target: RedisTarget) -> RedisSettings:
+    """The same server as arq's own settings: what `arq --check` (the worker's health check) connects with."""
+    return RedisSettings(
+        host=target.host or RedisSettings.host,
+        port=target.port,
+        unix_socket_path=target.unix_socket_path,
+        database=target.db,
+        username=target.username,
+        password=target.password,
+        ssl=target.tls,
+        ssl_cert_reqs=target.ssl_cert_reqs,
+        ssl_ca_certs=target.ssl_ca_certs,
+        ssl_certfile=target.ssl_certfile,
+        ssl_keyfile=target.ssl_keyfile,
+        ssl_check_hostname=target.ssl_check_hostname,
+    )
+
 
 async def startup(ctx: dict[str, Any]) -> None:
-    # Logging was configured when arq imported `workers.settings`.
-    settings = load_settings()
+    settings: Settings = ctx["settings"]  # read, and logging configured, when arq imported `workers.settings`
     stores = Stores.over(ctx["redis"])
     provider_http = ProviderHttp(settings.provider_timeout, settings.provider_max_body)
     webhook_client = WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout)

@@ -1,82 +1,45 @@
 """The worker process: `arq workers.settings.WorkerSettings --custom-log-dict workers.settings.ARQ_LOG_CONFIG`
 (the Procfile's `worker`).
 
-arq's command line imports this module, then configures logging with its own plain-text handler, then logs
-its first lines, all before `on_startup`: so logging is configured here, at import, and `ARQ_LOG_CONFIG`
-(which changes nothing) takes the place of arq's own configuration.
+The configuration is read when arq imports this module, before it connects to Redis: an invalid one ends
+the process at once (status 2, one line per problem, as `relay check` prints them) rather than after Redis
+answers. Logging is configured here too, at import: arq's command line would otherwise configure logging with
+its own plain-text handler and log its first lines before `on_startup`; `ARQ_LOG_CONFIG` (which changes
+nothing) takes the place of arq's own configuration, so every line goes through the same renderer, the first
+attempt to reach Redis (and its failures) included.
 """
 
 from __future__ import annotations
 
-import os
-
 import orjson
-from arq.connections import ArqRedis
 from arq.worker import func
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from contracts.errors import ConfigError
-from service.config import load_settings, redis_url_from
+from service.config import load_settings_or_exit
 from service.logging import configure_logging
-from workers.bootstrap import shutdown, startup
+from service.state.connection import redis_target
+from workers.bootstrap import arq_redis_settings, redis_pool, shutdown, startup
 from workers.sync.jobs import sync_account
 
 #: For arq's `--custom-log-dict`: an incremental configuration with nothing in it, so that the logging set up
 #: at import stays as it is.
 ARQ_LOG_CONFIG = {"version": 1, "incremental": True}
 
-
-def configure_logging_at_import() -> None:
-    """Logging as the settings say; with the defaults when they are invalid (`startup` then reports why, through
-    the same handler)."""
-    try:
-        settings = load_settings()
-    except ConfigError:
-        configure_logging()
-        return
-    configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
-
-
-configure_logging_at_import()
-
 #: A sync of a very large account may take minutes; past this arq cancels it (and the lease runs out).
 SYNC_JOB_TIMEOUT_S = 900
 
 
-#: Longer than the longest blocking read (the fan-out's XREADGROUP, 1 s): past it a silent Redis (paused,
-#: or a connection dropped without a reset) is given up on and the command tried again on a new connection.
-SOCKET_TIMEOUT_S = 5.0
-
-
-def redis_pool(url: str) -> ArqRedis:
-    """The worker's Redis client (arq's and the relay's own), from `REDIS_URL` as redis-py reads it (query
-    options such as `ssl_cert_reqs` included). Every command has a time limit and is retried through an outage
-    for as long as it lasts: the worker waits for Redis to return instead of exiting (arq's main loop exits on
-    a connection error otherwise). No periodic health check: it is what made commands hang on a paused Redis
-    instead of timing out. Connections are opened lazily, inside the worker's event loop."""
-    pool: ArqRedis = ArqRedis.from_url(
-        url,
-        socket_connect_timeout=2.0,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        health_check_interval=0,
-        retry_on_timeout=True,
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionError, OSError],
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=-1),
-    )
-    # Jobs carry only JSON: pickle would let anyone who can write to Redis run code in the worker.
-    pool.job_serializer = orjson.dumps
-    pool.job_deserializer = orjson.loads
-    return pool
+SETTINGS = load_settings_or_exit()
+configure_logging(SETTINGS.secrets(), log_format=SETTINGS.log_format, level=SETTINGS.log_level)
+REDIS = redis_target(SETTINGS.redis_url)
 
 
 class WorkerSettings:
     functions = [func(sync_account, name="sync_account", timeout=SYNC_JOB_TIMEOUT_S, keep_result=0, max_tries=3)]
     on_startup = startup
     on_shutdown = shutdown
-    redis_pool = redis_pool(redis_url_from(os.environ))
+    ctx = {"settings": SETTINGS}
+    redis_pool = redis_pool(REDIS)
+    redis_settings = arq_redis_settings(REDIS)
     job_serializer = orjson.dumps
     job_deserializer = orjson.loads
     # arq's default 0.5 s poll adds ~250 ms median per hop; 30 ms keeps the hop from a claimed account to its

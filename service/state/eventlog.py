@@ -27,18 +27,14 @@ from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp
 from service.state.redis_types import awaited, text
 
 # Appends an event to the log unless its id is in the index already: every script that logs an event uses it,
-# so an event is logged once whoever raises it and however often. `trace` (optional): the traceparent of the
-# span that logged it, kept only when tracing is on.
+# so an event is logged once whoever raises it and however often. Further arguments are more fields of its
+# entry, in pairs (an invoice event's `invoice` key and `seq`uence, for per-invoice ordering; with tracing on,
+# the `trace`parent of the span that logged it).
 APPEND_EVENT = """
-local function append_event(stream, index, event_id, account, event_type, body, trace)
+local function append_event(stream, index, event_id, account, event_type, body, ...)
   if redis.call('HSETNX', index, event_id, '') == 0 then return false end
-  local entry
-  if trace and trace ~= '' then
-    entry = redis.call('XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body,
-      'trace', trace)
-  else
-    entry = redis.call('XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body)
-  end
+  local entry = redis.call(
+    'XADD', stream, '*', 'id', event_id, 'account', account, 'type', event_type, 'body', body, ...)
   redis.call('HSET', index, event_id, entry)
   return true
 end
@@ -54,14 +50,24 @@ local i = 5
 for _ = 1, tonumber(ARGV[2]) do
   local invoice, expected, snapshot = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local event_id, event_type, body = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  i = i + 6
+  local invoice_key, sequence = ARGV[i + 6], ARGV[i + 7]
+  i = i + 8
   local current = redis.call('HGET', KEYS[1], invoice) or ''
   if current ~= expected then
     conflicts = conflicts + 1
   else
     redis.call('HSET', KEYS[1], invoice, snapshot)
     written = written + 1
-    if event_id ~= '' and append_event(KEYS[2], KEYS[3], event_id, ARGV[1], event_type, body, ARGV[4]) then
+    local appended = false
+    if event_id ~= '' and ARGV[4] == '' then
+      appended = append_event(
+        KEYS[2], KEYS[3], event_id, ARGV[1], event_type, body, 'invoice', invoice_key, 'seq', sequence)
+    elseif event_id ~= '' then
+      appended = append_event(
+        KEYS[2], KEYS[3], event_id, ARGV[1], event_type, body, 'invoice', invoice_key, 'seq', sequence,
+        'trace', ARGV[4])
+    end
+    if appended then
       logged = logged + 1
       table.insert(types, event_type)
     end
@@ -181,6 +187,9 @@ class EventLog:
                 "" if event is None else event.id,
                 "" if event is None else event.type,
                 b"" if event is None else pack(event.to_json()),
+                # Beside the packed body, for per-invoice ordering to read in a script.
+                "" if event is None else event.invoice.key,
+                0 if event is None else event.sequence,
             ]
         written, logged, conflicts, types, previous = await self._commit(
             keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account)], args=args

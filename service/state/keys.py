@@ -12,7 +12,8 @@ STATE_MARKER = PREFIX + "state"
 #: Pub/sub channel (not a key): a message whenever an account is made due now, so that idle dispatchers
 #: wake at once instead of polling the schedule.
 SYNC_WAKE = PREFIX + "sync:wake"
-#: STREAM of every recorded change: fields id, account, type, body.
+#: STREAM of every recorded change: fields id, account, type, body, and for an invoice's event invoice (its
+#: key) and seq (its `data.sequence`), which per-invoice ordering reads (entries from before lack them).
 EVENTS = PREFIX + "events"
 #: HASH event id -> stream entry id of that event in EVENTS.
 EVENT_INDEX = PREFIX + "events:index"
@@ -116,3 +117,22 @@ def worker_metrics(worker_id: str) -> str:
 
 #: arq's queue of jobs (its default queue name): sync jobs queued and not started yet.
 ARQ_QUEUE = "arq:queue"
+
+
+def delivery_rate(subscription_id: str) -> str:
+    """STRING, the subscription's rate limiter: the unix ms (fractional) at which its attempts caught up with
+    the rate (a GCRA theoretical arrival time), expiring once it is past."""
+    return f"{PREFIX}sub:{subscription_id}:rate"
+
+
+def delivery_heads(subscription_id: str) -> str:
+    """HASH invoice key -> the event id of that invoice's delivery under way (due, retrying or in flight), for a
+    subscription with `ordering: invoice`."""
+    return f"{PREFIX}sub:{subscription_id}:heads"
+
+
+def delivery_lines(subscription_id: str) -> str:
+    """ZSET, all scores 0, of `<invoice key>\\0<sequence, 12 digits>\\0<event id>`: deliveries waiting behind
+    their invoice's head, in lexical order, that is by invoice then sequence. Each is also in the delivery
+    queue, due never (+inf), so that retention, counts and fail-all see it."""
+    return f"{PREFIX}sub:{subscription_id}:lines"

@@ -28,7 +28,8 @@ from service.state.redis_types import text
 
 # KEYS: the log, its index, then (queue, records, order) of every subscription. ARGV: the first entry id to
 # look at (inclusive), the bound (exclusive), the most entries to look at. An event any subscription still
-# has queued (pending, or retrying) is kept; another is removed with its index entry and delivery records.
+# has queued (pending, retrying, or waiting for its invoice's turn: `keys.delivery_lines`) is kept; another is
+# removed with its index entry and delivery records.
 # Returns removed, kept, and the last entry id looked at ('' when none).
 _TRIM = """
 local entries = redis.call('XRANGE', KEYS[1], ARGV[1], '(' .. ARGV[2], 'COUNT', tonumber(ARGV[3]))

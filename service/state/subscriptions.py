@@ -27,6 +27,11 @@ MAX_FILTERS = 100
 #: Subscriptions the relay holds at most: each is a delivery lane in every worker, and an idle worker's cost
 #: was measured at this many (`make bench`, idle).
 MAX_SUBSCRIPTIONS = 1000
+#: The highest `rate_limit`, in delivery attempts per second.
+MAX_RATE_LIMIT = 10_000
+#: `ordering` values: "none" sends deliveries as they come; "invoice" sends one invoice's events one at a
+#: time, in `data.sequence` order (see `service.state.deliveries`).
+ORDERINGS = ("none", "invoice")
 
 
 class InvalidSubscription(ValueError):
@@ -50,6 +55,9 @@ class Subscription:
     created_at: datetime
     description: str | None
     secrets: tuple[SigningSecret, ...] = field(repr=False)
+    #: At most this many delivery attempts a second, across every worker; None for no limit.
+    rate_limit: int | None = None
+    ordering: str = "none"
 
     def matches(self, account: str, event_type: str) -> bool:
         """Whether an event (`account` '' for one about no account) goes to this subscription. Operational
@@ -76,6 +84,8 @@ class Subscription:
             "enabled": self.enabled,
             "created_at": format_time(self.created_at),
             "description": self.description,
+            "rate_limit": self.rate_limit,
+            "ordering": self.ordering,
         }
 
     def to_json(self) -> bytes:
@@ -101,6 +111,9 @@ class Subscription:
                 SigningSecret(s["secret"], None if s["expires_at"] is None else parse_time(s["expires_at"]))
                 for s in document["secrets"]
             ),
+            # Stored before these fields existed: no limit, no order.
+            rate_limit=document.get("rate_limit"),
+            ordering=document.get("ordering") or "none",
         )
 
 
@@ -144,8 +157,32 @@ def validate_description(value: object) -> str | None:
     return value
 
 
+def validate_rate_limit(value: object) -> int | None:
+    if value is None:
+        return None
+    # bool is an int in Python; `true` is not a rate.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RATE_LIMIT:
+        raise InvalidSubscription(
+            f"rate_limit must be null (no limit) or an integer from 1 to {MAX_RATE_LIMIT} (attempts per second)"
+        )
+    return value
+
+
+def validate_ordering(value: object) -> str:
+    if not isinstance(value, str) or value not in ORDERINGS:
+        raise InvalidSubscription(f"ordering must be one of {', '.join(repr(o) for o in ORDERINGS)}")
+    return value
+
+
 def new_subscription(
-    *, url: str, event_types: tuple[str, ...], accounts: tuple[str, ...], description: str | None, now: datetime
+    *,
+    url: str,
+    event_types: tuple[str, ...],
+    accounts: tuple[str, ...],
+    description: str | None,
+    now: datetime,
+    rate_limit: int | None = None,
+    ordering: str = "none",
 ) -> Subscription:
     return Subscription(
         id="sub_" + random_source.token_hex(12),
@@ -156,6 +193,8 @@ def new_subscription(
         created_at=now,
         description=description,
         secrets=(SigningSecret(new_secret()),),
+        rate_limit=rate_limit,
+        ordering=ordering,
     )
 
 

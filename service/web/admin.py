@@ -23,15 +23,20 @@ def admin_only(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def guarded(request: Request) -> Response:
-        token = request.app.state.deps.settings.admin_token
+        deps = _deps(request)
+        token = deps.settings.admin_token
         scheme, _, offered = request.headers.get("authorization", "").partition(" ")
-        if (
-            token is None
-            or scheme.lower() != "bearer"
-            or not hmac.compare_digest(offered.strip().encode(), token.encoded())
-        ):
-            return error(401, "unauthorized", headers={"www-authenticate": "Bearer"})
-        return await handler(request)
+        if token is None:
+            reason = "no_token_configured"
+        elif scheme.lower() != "bearer" or not offered.strip():
+            reason = "no_bearer_token"
+        elif not hmac.compare_digest(offered.strip().encode(), token.encoded()):
+            reason = "wrong_token"
+        else:
+            return await handler(request)
+        client = request.client.host if request.client is not None else "unknown"
+        deps.refusals.refused(client=client, method=request.method, path=request.url.path, reason=reason)
+        return error(401, "unauthorized", headers={"www-authenticate": "Bearer"})
 
     return guarded
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import itertools
 import os
@@ -16,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.config import Settings, load_settings
+from service.config import Settings, config_warnings, load_settings_or_exit
 from service.logging import configure_logging
 from service.state.memory import UnsafePolicy, check_policy
 from service.web import admin, health, openapi, subscriptions_api, webhooks
@@ -79,43 +81,69 @@ def routes() -> list[Route]:
     ]
 
 
-async def refuse_evicting_redis(deps: WebDeps) -> None:
-    """Stop at start on a Redis that may evict keys when full; a Redis not reachable yet is checked by the
-    workers when it is."""
+#: Seconds between the web's attempts to reach a Redis that was not reachable at start: doubling, to a minute.
+REDIS_WAIT_FIRST_S = 1.0
+REDIS_WAIT_MAX_S = 60.0
+
+
+async def refuse_evicting_redis(deps: WebDeps) -> bool:
+    """Stop at start on a Redis that may evict keys when full. False: Redis is not reachable yet (the
+    workers check its policy when it is)."""
     try:
         found = await deps.stores.memory()
     except RedisError as exc:
         log.warning("redis_unreachable_at_start", error=type(exc).__name__)
-        return
+        return False
     try:
         check_policy(found)
     except UnsafePolicy as exc:
         log.error("redis_policy_unsafe", detail=str(exc))
         raise
+    return True
+
+
+async def wait_for_redis(deps: WebDeps) -> None:
+    """Try a Redis unreachable at start until it answers, each attempt further apart: the failures are
+    logged (by the client's retry) even while no request comes in, and so is the first success."""
+    delay = REDIS_WAIT_FIRST_S
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await deps.stores.memory()
+        except RedisError:
+            delay = min(delay * 2, REDIS_WAIT_MAX_S)
+        else:
+            return
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the app. Without `settings` (uvicorn's factory, the Procfile's `web`), they are read from the
-    environment and the process's logging is configured here, not at start-up: uvicorn calls the factory
-    before it logs its first line, so every line of the process goes through the same renderer. A caller that
-    hands in settings (a test) keeps its own logging."""
+    environment: an invalid configuration ends the process with status 2 and one line per problem, before
+    uvicorn starts. The process's logging is configured here, not at start-up: uvicorn calls the factory before
+    it logs its first line, so every line of the process goes through the same renderer. A caller that hands in
+    settings (a test) keeps its own logging."""
     if settings is None:
-        # First with the defaults: uvicorn's report of a settings error below is rendered like the rest.
-        configure_logging()
-        settings = load_settings()
+        settings = load_settings_or_exit()
         configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
     resolved = settings
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for warning in config_warnings(resolved):
+            log.warning("configuration_warning", detail=warning)
         app.state.deps = WebDeps.build(resolved)
-        await refuse_evicting_redis(app.state.deps)
+        reachable = await refuse_evicting_redis(app.state.deps)
+        waiting = None if reachable else asyncio.create_task(wait_for_redis(app.state.deps), name="wait-for-redis")
         # Everything alive after start-up (modules, routes, settings) lives as long as the process: moved out
         # of the collector's generations, the collections that run between callbacks have less to scan.
         gc.freeze()
         try:
             yield
         finally:
+            if waiting is not None:
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
             await app.state.deps.close()
 
     app = Starlette(

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.config import Settings
 from service.state.connection import open_redis
 from service.state.stores import Stores
+from service.web.refusals import RefusalLog
 
 
 @dataclass(frozen=True, slots=True)
 class WebDeps:
     settings: Settings
     stores: Stores
+    refusals: RefusalLog = field(default_factory=RefusalLog)
 
     @classmethod
     def build(cls, settings: Settings) -> WebDeps:

@@ -23,7 +23,7 @@ from contracts.model import EVENT_TYPES, Status
 from contracts.operational import OPERATIONAL_TYPES, OPERATIONAL_WILDCARD
 from contracts.registry import PROVIDERS
 from service.state.deliveries import RECOVER, REPLAY, SCHEDULED, STATUSES
-from service.state.subscriptions import MAX_FILTERS, MAX_SUBSCRIPTIONS
+from service.state.subscriptions import MAX_FILTERS, MAX_RATE_LIMIT, MAX_SUBSCRIPTIONS, ORDERINGS
 from service.web.subscriptions_api import MAX_REPLAY_IDS
 from service.web.webhooks import BODY_TIMEOUT_S, MAX_BODY_BYTES
 
@@ -223,6 +223,17 @@ def _schemas() -> dict[str, Schema]:
         "every address its host resolves to must be public (not loopback, private, link-local or reserved).",
     }
     description: Schema = nullable({"type": "string", "maxLength": 1000})
+    rate_limit: Schema = {
+        **nullable({"type": "integer", "minimum": 1, "maximum": MAX_RATE_LIMIT}),
+        "description": "At most this many delivery attempts a second to this subscription, across every worker "
+        "(a burst of up to a tenth of that, at least one, is allowed). Null or omitted: no limit.",
+    }
+    ordering: Schema = {
+        "enum": list(ORDERINGS),
+        "description": "`invoice`: one invoice's events are sent one at a time, in `data.sequence` order (the next "
+        "waits until the one before is delivered or has finally failed); other invoices are not held up. "
+        "Omitted: `none`.",
+    }
     subscription_fields: dict[str, Schema] = {
         "id": {"type": "string", "pattern": "^sub_[0-9a-f]+$"},
         "url": {"type": "string"},
@@ -231,6 +242,8 @@ def _schemas() -> dict[str, Schema]:
         "enabled": {"type": "boolean"},
         "created_at": time,
         "description": nullable({"type": "string"}),
+        "rate_limit": nullable({"type": "integer", "minimum": 1, "maximum": MAX_RATE_LIMIT}),
+        "ordering": {"enum": list(ORDERINGS)},
     }
     secret: Schema = {
         "type": "string",
@@ -291,6 +304,8 @@ def _schemas() -> dict[str, Schema]:
                 "event_types": nullable(event_type_filters),
                 "accounts": nullable(account_filters),
                 "description": description,
+                "rate_limit": rate_limit,
+                "ordering": ordering,
             },
             required=("url",),
         ),
@@ -304,6 +319,12 @@ def _schemas() -> dict[str, Schema]:
                     "description": "false disables the subscription: its queued deliveries become `failed`.",
                 },
                 "description": description,
+                "rate_limit": rate_limit,
+                "ordering": {
+                    **ordering,
+                    "description": ordering["description"] + " Changed to `none`, deliveries waiting for an "
+                    "earlier one of their invoice go at once.",
+                },
             },
             required=(),
         ),

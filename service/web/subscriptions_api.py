@@ -24,13 +24,15 @@ from service.state.subscriptions import (
     validate_accounts,
     validate_description,
     validate_event_types,
+    validate_ordering,
+    validate_rate_limit,
 )
 from service.web.admin import admin_only, parse_limit
 from service.web.deps import WebDeps
 from service.web.responses import JSON, error
 
-_CREATE_FIELDS = {"url", "event_types", "accounts", "description"}
-_PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description"}
+_CREATE_FIELDS = {"url", "event_types", "accounts", "description", "rate_limit", "ordering"}
+_PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description", "rate_limit", "ordering"}
 MAX_REPLAY_IDS = 10_000
 
 
@@ -86,6 +88,8 @@ async def create(request: Request) -> Response:
             accounts=validate_accounts(document.get("accounts"), deps.settings.accounts),
             description=validate_description(document.get("description")),
             now=datetime.now(UTC),
+            rate_limit=validate_rate_limit(document.get("rate_limit")),
+            ordering=validate_ordering(document.get("ordering", "none")),
         )
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
@@ -131,6 +135,10 @@ async def patch(request: Request) -> Response:
             if not isinstance(document["enabled"], bool):
                 raise InvalidSubscription("enabled must be true or false")
             changes["enabled"] = document["enabled"]
+        if "rate_limit" in document:
+            changes["rate_limit"] = validate_rate_limit(document["rate_limit"])
+        if "ordering" in document:
+            changes["ordering"] = validate_ordering(document["ordering"])
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
     # Applied to the stored copy atomically: a concurrent rotation is kept, a concurrent delete is not undone.
@@ -144,6 +152,9 @@ async def patch(request: Request) -> Response:
     elif updated.enabled and not before.enabled:
         # Enabled again: RELAY_DISABLE_AFTER counts from its next failure, not from the streak that ended it.
         await deps.stores.deliveries.clear_failing(subscription.id)
+    if before.ordering == "invoice" and updated.ordering != "invoice":
+        # Deliveries held back behind an earlier one of their invoice go now: no order is kept any more.
+        await deps.stores.deliveries.release_waiting(subscription.id, int(time.time() * 1000))
     return JSON(updated.public())
 
 

@@ -164,10 +164,31 @@ def test_missing_variable_names_account_and_key() -> None:
     assert "NOT_SET_ANYWHERE" in message
 
 
-def test_an_empty_variable_is_a_missing_required_key() -> None:
+def test_an_empty_variable_is_named_as_empty_not_as_missing() -> None:
     text = '[accounts.shop]\nprovider = "cryptocloud"\napi_key = "${EMPTY}"\n'
-    with pytest.raises(ConfigError, match=r"'shop'.*'api_key' is required"):
+    with pytest.raises(ConfigError) as caught:
         parse(text, {"EMPTY": ""})
+    assert caught.value.problems == ("account 'shop'.api_key: environment variable EMPTY is set but empty",)
+
+
+def test_every_problem_of_every_account_is_reported_at_once() -> None:
+    text = (
+        '[accounts.shop]\nprovider = "cryptocloud"\napi_key = "${GONE}"\nsecret_key = "${BLANK}"\n'
+        '[accounts.fine]\nprovider = "cryptocloud"\napi_key = "k"\n'
+        '[accounts.isp]\nprovider = "ispcrm"\ncolour = "red"\npoll_interval = -1\n'
+        '[accounts.other]\nprovider = "paypal"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse(text, {"BLANK": ""})
+    assert caught.value.problems == (
+        "account 'shop'.api_key: environment variable GONE is not set",
+        "account 'shop'.secret_key: environment variable BLANK is set but empty",
+        "account 'isp': unknown key(s) ['colour'] for provider ispcrm",
+        "account 'isp': key 'base_url' is required for provider ispcrm",
+        "account 'isp': key 'currency' is required for provider ispcrm",
+        "account 'isp': key 'poll_interval' must be between 0 and any, not -1",
+        "account 'other': key 'provider' must be one of cryptocloud, simplepay, smsonline, ispcrm, not 'paypal'",
+    )
 
 
 # Every way to get an account wrong, each naming the account and the key.

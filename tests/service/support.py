@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from redis.asyncio import Redis
 
-from contracts.changes import detect_change
+from contracts.changes import Snapshot, detect_change
 from contracts.model import Invoice, Status
 from service.state.eventlog import EventLog, PendingChange
 
@@ -43,3 +43,21 @@ async def log_events(redis: Redis, account: str, events: int | Sequence[Status])
     result = await EventLog(redis).commit(account, changes)
     assert result.logged == len(statuses)
     return changes
+
+
+async def log_history(redis: Redis, number: int, length: int) -> list[str]:
+    """Log `length` events of invoice INV-<number> of account `acct` (sequences 1 to `length`): their ids in
+    sequence order."""
+    log = EventLog(redis)
+    snapshot: Snapshot | None = None
+    ids: list[str] = []
+    for n in range(length):
+        current = invoice("acct", number, Status.PAID if n % 2 else Status.PENDING)
+        change = detect_change(snapshot, current, observed_at=datetime.now(UTC))
+        assert change is not None
+        assert change.event is not None
+        expected = "" if snapshot is None else snapshot.encode()
+        assert (await log.commit("acct", [PendingChange(current.invoice_id, expected, change)])).logged == 1
+        snapshot = change.snapshot
+        ids.append(change.event.id)
+    return ids

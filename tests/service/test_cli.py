@@ -269,7 +269,7 @@ def test_check_refuses_an_invalid_configuration_like_the_release_check(
     env = check_env(accounts_toml, tmp_path) | env
     result = run(None, "check", env=env)
     assert result.returncode == 1
-    assert result.stderr.startswith("configuration invalid: ")
+    assert result.stderr.startswith("configuration error: ")
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result == release_check(env)

@@ -25,7 +25,7 @@ from contracts.standard_webhooks import SECRET_PREFIX
 from contracts.times import format_time
 from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.state.coalesce import Coalescer
-from service.state.deliveries import DELIVERED, FAILED, PENDING, Claimed, DeliveryStore, Outcome
+from service.state.deliveries import DELIVERED, FAILED, PENDING, ClaimBatch, Claimed, DeliveryStore, Outcome
 from service.state.subscriptions import Subscription
 from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
@@ -38,6 +38,8 @@ log = structlog.get_logger("relay.delivery")
 #: A lane with nothing to send this long lets its sender tasks go (an idle worker of 1,000 subscriptions
 #: keeps one waiting task per lane, not 64).
 SENDER_IDLE_S = 1.0
+#: The shortest pause of a lane its subscription's rate limit holds back.
+THROTTLED_MIN_S = 0.01
 #: The attempt counter's children, bound once rather than looked up per attempt.
 ATTEMPT_OUTCOMES = {
     DELIVERED: DELIVERY_ATTEMPTS.labels("delivered"),
@@ -84,6 +86,8 @@ class Lane:
     def __init__(self, context: LaneContext, subscription: Subscription) -> None:
         self.context = context
         self.subscription = subscription
+        #: The fingerprint of the stored copy `subscription` was read from ('' until a claim returned one).
+        self.fingerprint = ""
         self.woken = asyncio.Event()
         self.slots_free = asyncio.Event()
         #: Claimed deliveries not yet finished: queued for a sender or being sent.
@@ -133,8 +137,16 @@ class Lane:
         self.woken.clear()
         free = self.width - self.busy
         claimed = (
-            await self.context.store.claim(self.subscription.id, now_ms(), self.context.lease_ms, free) if free else []
+            await self.context.store.claim(
+                self.subscription.id, now_ms(), self.context.lease_ms, free, known=self.fingerprint
+            )
+            if free
+            else ClaimBatch(())
         )
+        if claimed.subscription is not None:
+            # Changed since this lane's copy (a rotated secret, a new URL): applies to what this claim took.
+            self.subscription = Subscription.from_json(claimed.subscription)
+            self.fingerprint = claimed.fingerprint
         if claimed:
             bodies = await self.context.bodies.bodies([c.event_id for c in claimed])
             keys = self.subscription.signing_keys(datetime.now(UTC))
@@ -147,6 +159,11 @@ class Lane:
             self.slots_free.clear()
             if self.busy >= self.width // 2:
                 await self.slots_free.wait()
+        elif claimed.throttled_s:
+            # The rate limit held deliveries back: claim again when the next may go, not sooner (every
+            # worker's lane would otherwise poll Redis hot), and at least a few ms on so that claims take more
+            # than one delivery each at high rates.
+            await asyncio.sleep(max(claimed.throttled_s, THROTTLED_MIN_S))
         elif len(claimed) < free:
             await self._idle()
 

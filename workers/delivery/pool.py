@@ -75,8 +75,8 @@ class DeliveryPool:
 
     async def refresh(self) -> None:
         await self._cache.refresh()
-        # The fan-out reloads the same cache: whoever reloaded it, lanes follow each new copy (a rotated
-        # secret, a new URL, a new subscription), not only the copies this loop loaded.
+        # The fan-out reloads the same cache: whoever reloaded it, lanes start and stop with each new copy (a
+        # new, disabled or deleted subscription), not only the copies this loop loaded.
         if self._cache.subscriptions is not self._lanes_from:
             self._lanes_from = self._cache.subscriptions
             self.sync_lanes()
@@ -87,11 +87,9 @@ class DeliveryPool:
             if subscription_id not in wanted:
                 self.retire_lane(subscription_id)
         for subscription_id, subscription in wanted.items():
-            lane = self.lanes.get(subscription_id)
-            if lane is None:
+            # A lane's own claims keep its copy current (a new URL or secret applies from the next claim).
+            if subscription_id not in self.lanes:
                 self.lanes[subscription_id] = Lane(self._context, subscription)
-            else:
-                lane.subscription = subscription  # a new URL or secret applies from the next claim
 
     def wake(self, subscription_ids: Iterable[str]) -> None:
         for subscription_id in subscription_ids:

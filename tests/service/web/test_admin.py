@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from service.state.account_state import OK, AccountStates, SyncReport
 from service.state.keys import SYNC_DUE
+from service.web import refusals
+from service.web.refusals import RefusalLog
 from tests.service.support import log_events
 
 
@@ -23,6 +26,48 @@ async def test_admin_api_needs_the_token(
     headers = {"authorization": authorization} if authorization else {}
     response = await client.request(method, path, headers=headers)
     assert response.status_code == 401
+
+
+async def test_refused_calls_are_logged_without_the_token_at_most_once_per_client_in_ten_seconds(
+    client: httpx.AsyncClient,
+) -> None:
+    wrong = "wrong-token-that-must-not-be-logged-0123"
+    with capture_logs() as logs:
+        for _ in range(3):
+            assert (await client.get("/events", headers={"authorization": f"Bearer {wrong}"})).status_code == 401
+        assert (await client.post("/sync")).status_code == 401
+    refused = [line for line in logs if line["event"] == "operator_call_refused"]
+    assert refused == [
+        {
+            "event": "operator_call_refused",
+            "log_level": "warning",
+            "method": "GET",
+            "path": "/events",
+            "client": "127.0.0.1",
+            "reason": "wrong_token",
+            "refused_since_last_line": 0,
+        }
+    ]
+    assert wrong not in repr(logs)
+
+
+def test_refusal_lines_per_client_and_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(refusals.time, "monotonic", lambda: now[0])
+    log = RefusalLog(window_s=10.0, max_clients=2)
+    with capture_logs() as logs:
+        for _ in range(5):  # one refusal a second from the first client
+            log.refused(client="10.0.0.1", method="GET", path="/events", reason="wrong_token")
+            now[0] += 1
+        log.refused(client="10.0.0.2", method="POST", path="/sync", reason="no_bearer_token")
+        now[0] = 10.0
+        log.refused(client="10.0.0.1", method="GET", path="/events", reason="wrong_token")
+        now[0] = 15.0
+        # A third client while two are remembered: the quiet one (10.0.0.2) is forgotten to make room.
+        log.refused(client="10.0.0.3", method="GET", path="/accounts", reason="wrong_token")
+    lines = [(line["client"], line["refused_since_last_line"]) for line in logs]
+    assert lines == [("10.0.0.1", 0), ("10.0.0.2", 0), ("10.0.0.1", 4), ("10.0.0.3", 0)]
+    assert sorted(log._clients) == ["10.0.0.1", "10.0.0.3"]
 
 
 async def test_triggers(client: httpx.AsyncClient, admin: dict[str, str], redis: Redis) -> None:

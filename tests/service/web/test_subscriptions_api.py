@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -20,10 +21,12 @@ from service.state.deliveries import DELIVERED, DeliveryStore, Outcome
 from service.state.keys import SUBSCRIPTIONS, SUBSCRIPTIONS_VERSION, delivery_order, delivery_queue, delivery_records
 from service.state.subscriptions import ROTATION_OVERLAP, SubscriptionStore
 from tests.service.conftest import app_client, make_settings
-from tests.service.support import log_events
+from tests.service.support import log_events, log_history
 
 PUBLIC_URL = "http://93.184.216.34/hooks/invoices"
-PUBLIC_FIELDS = {"id", "url", "event_types", "accounts", "enabled", "created_at", "description"}
+PUBLIC_FIELDS = {
+    "id", "url", "event_types", "accounts", "enabled", "created_at", "description", "rate_limit", "ordering"
+}  # fmt: skip
 UNAUTHORIZED = {"error": "unauthorized"}
 UNKNOWN_SUBSCRIPTION = {"error": "unknown_subscription"}
 NOT_AN_OBJECT = {"error": "invalid_subscription", "detail": "the body must be a JSON object"}
@@ -126,6 +129,8 @@ async def test_create_returns_the_subscription_and_its_secret(client: httpx.Asyn
     assert body["accounts"] == ["*"]
     assert body["enabled"] is True
     assert body["description"] is None
+    assert body["rate_limit"] is None
+    assert body["ordering"] == "none"
     created = parse_time(body["created_at"])
     assert before - timedelta(seconds=1) <= created <= datetime.now(UTC) + timedelta(seconds=1)
     assert body["created_at"].endswith("Z")
@@ -226,6 +231,14 @@ async def test_unknown_subscription_is_404_everywhere(client: httpx.AsyncClient,
         {"url": PUBLIC_URL, "accounts": [{"name": "shop"}]},
         {"url": PUBLIC_URL, "description": 5},
         {"url": PUBLIC_URL, "description": "x" * 1001},
+        {"url": PUBLIC_URL, "rate_limit": 0},
+        {"url": PUBLIC_URL, "rate_limit": 10_001},
+        {"url": PUBLIC_URL, "rate_limit": 1.5},
+        {"url": PUBLIC_URL, "rate_limit": "50"},
+        {"url": PUBLIC_URL, "rate_limit": True},
+        {"url": PUBLIC_URL, "ordering": "sequence"},
+        {"url": PUBLIC_URL, "ordering": None},
+        {"url": PUBLIC_URL, "ordering": ["invoice"]},
         {"url": PUBLIC_URL, "secret": "whsec_mine"},
         {"url": PUBLIC_URL, "enabled": False},
         {"url": PUBLIC_URL, "id": "sub_chosen"},
@@ -240,6 +253,26 @@ async def test_create_refuses_bad_bodies(
     # The detail names the field at fault: the one beside `url` when there is one, else `url`.
     assert next((name for name in body if name != "url"), "url") in response.json()["detail"]
     assert (await client.get("/subscriptions", headers=admin)).json() == {"subscriptions": []}
+
+
+async def test_create_keeps_rate_limit_and_ordering(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    sub = await create(client, admin, rate_limit=50, ordering="invoice")
+    assert (sub["rate_limit"], sub["ordering"]) == (50, "invoice")
+    shown = (await client.get(f"/subscriptions/{sub['id']}", headers=admin)).json()
+    assert (shown["rate_limit"], shown["ordering"]) == (50, "invoice")
+    [listed] = (await client.get("/subscriptions", headers=admin)).json()["subscriptions"]
+    assert (listed["rate_limit"], listed["ordering"]) == (50, "invoice")
+
+
+async def test_a_subscription_stored_before_the_controls_reads_as_unlimited_and_unordered(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    sub = await create(client, admin)
+    document = orjson.loads(await redis.hget(SUBSCRIPTIONS, sub["id"]))
+    del document["rate_limit"], document["ordering"]
+    await redis.hset(SUBSCRIPTIONS, sub["id"], orjson.dumps(document))
+    shown = (await client.get(f"/subscriptions/{sub['id']}", headers=admin)).json()
+    assert (shown["rate_limit"], shown["ordering"]) == (None, "none")
 
 
 @pytest.mark.parametrize(
@@ -356,6 +389,8 @@ async def test_patch_changes_and_returns_every_field(client: httpx.AsyncClient, 
         "accounts": ["sms", "isp"],
         "enabled": False,
         "description": "after",
+        "rate_limit": 50,
+        "ordering": "invoice",
     }
     response = await client.patch(f"/subscriptions/{sub['id']}", json=changes, headers=admin)
     assert response.status_code == 200
@@ -368,9 +403,13 @@ async def test_patch_changes_and_returns_every_field(client: httpx.AsyncClient, 
     again = await client.patch(f"/subscriptions/{sub['id']}", json={"enabled": True}, headers=admin)
     assert again.json() == {**body, "enabled": True}
     reset = await client.patch(
-        f"/subscriptions/{sub['id']}", json={"event_types": None, "description": None}, headers=admin
+        f"/subscriptions/{sub['id']}",
+        json={"event_types": None, "description": None, "rate_limit": None, "ordering": "none"},
+        headers=admin,
     )
-    assert reset.json() == {**body, "enabled": True, "event_types": ["*"], "description": None}
+    assert reset.json() == {
+        **body, "enabled": True, "event_types": ["*"], "description": None, "rate_limit": None, "ordering": "none"
+    }  # fmt: skip
 
 
 async def test_patch_keeps_the_secret(client: httpx.AsyncClient, admin: dict[str, str], redis: Redis) -> None:
@@ -396,6 +435,10 @@ async def test_patch_keeps_the_secret(client: httpx.AsyncClient, admin: dict[str
         {"accounts": "shop"},
         {"description": ["x"]},
         {"url": None},
+        {"rate_limit": -1},
+        {"rate_limit": 20_000},
+        {"rate_limit": "fast"},
+        {"ordering": "strict"},
     ],
 )
 async def test_patch_refuses_bad_bodies(client: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any]) -> None:
@@ -447,6 +490,18 @@ async def test_other_patches_leave_deliveries_alone(
     await client.patch(f"/subscriptions/{sub['id']}", json={"enabled": True, "description": "x"}, headers=admin)
     assert [r["event_id"] for r in await delivery_rows(client, admin, sub["id"], "pending")] == ["evt_a"]
     assert await store.queued(sub["id"]) == 1
+
+
+async def test_switching_ordering_off_sends_the_waiting_deliveries(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    sub = await create(client, admin, ordering="invoice")
+    history = await log_history(redis, 1, 3)
+    store = DeliveryStore(redis)
+    await store.fan_out([(sub["id"], event_id) for event_id in history], now_ms())
+    assert [c.event_id for c in await store.claim(sub["id"], now_ms(), 30_000, 10)] == history[:1]
+    await client.patch(f"/subscriptions/{sub['id']}", json={"ordering": "none"}, headers=admin)
+    assert {c.event_id for c in await store.claim(sub["id"], now_ms(), 30_000, 10)} == set(history[1:])
 
 
 async def test_concurrent_patch_and_rotation_lose_neither(
