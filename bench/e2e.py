@@ -30,12 +30,14 @@ Receipts = Callable[[], dict[str, float]]
 
 
 @contextlib.contextmanager
-def relay_with_receipts(redis_url: str, toml: str, workers: int = 1) -> Iterator[tuple[Relay, Receipts]]:
-    """Web and `workers` worker processes, subscribed to a receipts sink (`bench.receipts`); with the function
-    that reads what the sink received (invoice key -> when its first event arrived)."""
+def relay_with_receipts(
+    redis_url: str, toml: str, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[tuple[Relay, Receipts]]:
+    """Web and `workers` worker processes (with `env` added), subscribed to a receipts sink (`bench.receipts`);
+    with the function that reads what the sink received (invoice key -> when its first event arrived)."""
     port = free_port()
     sink = python_module("bench.receipts", str(port), name="receipts").start()
-    relay = Relay(redis_url, toml, env={"RELAY_LOG_LEVEL": "WARNING"})
+    relay = Relay(redis_url, toml, env={"RELAY_LOG_LEVEL": "WARNING", **(env or {})})
     try:
         sink.wait_http(f"http://127.0.0.1:{port}/receipts")
         relay.start_web()
@@ -98,14 +100,17 @@ async def drive(sandbox_url: str, relay_url: str, names: list[str], rate: float,
     return sent
 
 
-def run(quick: bool = False, workers: int = 1) -> dict[str, object]:
-    rate, duration = (200.0, 10.0) if quick else (200.0, 30.0)
+def run(
+    quick: bool = False, workers: int = 1, env: dict[str, str] | None = None, duration: float | None = None
+) -> dict[str, object]:
+    rate = 200.0
+    duration = duration or (10.0 if quick else 30.0)
     names = [f"e2e{short}" for short in PROVIDERS]
     with sandbox_process() as sandbox, Valkey() as redis:
         for name, provider in zip(names, PROVIDERS.values(), strict=True):
             create_sandbox_account(sandbox, name, provider, count=0)
         toml = "\n".join(account_table(n, p, sandbox.url) for n, p in zip(names, PROVIDERS.values(), strict=True))
-        with relay_with_receipts(redis.url, toml, workers) as (relay, receipts):
+        with relay_with_receipts(redis.url, toml, workers, env) as (relay, receipts):
             # Warm-up, not measured: one change per account, delivered, shows the worker started (its
             # imports take about a second), its lanes are running and the subscription is known.
             warm = asyncio.run(drive(sandbox.url, relay.url, names, len(names) * 5.0, 0.2))

@@ -1,7 +1,7 @@
 """`make bench` / `make bench-quick`: every scenario beside its ceiling, results to bench/results/latest.json
 and the table in BENCHMARKS.md.
 
-`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,e2e_scale,sandbox,idle,storage]`
+`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,e2e_scale,sandbox,idle,storage,tracing]`
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import delivery, e2e, e2e_scale, idle, ingest, sandbox, storage, sync
+from bench import delivery, e2e, e2e_scale, idle, ingest, sandbox, storage, sync, tracing
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -30,6 +30,7 @@ SCENARIOS = {
     "sandbox": sandbox.run,
     "idle": idle.run,
     "storage": storage.run,
+    "tracing": tracing.run,
 }
 
 
@@ -87,6 +88,8 @@ def shaped(results: dict[str, Any]) -> dict[str, Any]:
         out["e2e_scale"] = results["e2e_scale"]
     if "storage" in results:
         out["storage"] = results["storage"]
+    if "tracing" in results:
+        out["tracing"] = results["tracing"]
     return out
 
 
@@ -197,7 +200,20 @@ def table(data: dict[str, Any], quick: bool) -> str:
         )
     if "storage" in data:
         rows += storage_rows(data["storage"])
+    if "tracing" in data:
+        rows += tracing_rows(data["tracing"])
     return "\n".join(lines + rows) + "\n" + ANALYSIS
+
+
+def tracing_rows(r: dict[str, Any]) -> list[str]:
+    met = r["ingest_ratio"] >= 0.8
+    return [
+        f"| tracing: ingest with tracing on, exporting to a local OTLP receiver | {r['ingest_rps_on']:.0f} req/s | "
+        f"{r['ingest_rps_off']:.0f} req/s (tracing off) | {r['ingest_ratio']:.1%} | >= 80% of off | "
+        f"{'yes' if met else 'no'} |",
+        f"| tracing: end to end with tracing on, 200 callbacks/s | p50 {r['e2e_p50_ms']} ms, p95 {r['e2e_p95_ms']} ms, "
+        f"{r['e2e_missing']} missing | p95 {r['e2e_p95_off_ms']} ms (tracing off) | | | |",
+    ]
 
 
 def storage_rows(r: dict[str, Any]) -> list[str]:
@@ -295,6 +311,10 @@ of them. `bench/results/latest.json` keeps every sample beside the medians.
   core, most of it arq's own queue polling. Lanes wait to be woken (fan-out, or one read of a shared due
   index every 100 ms), senders exist only while there is work, the dispatcher sleeps until the next due time
   or a published notice.
+- **Tracing** (`tracing`). Ingest alternates rounds of the web with tracing off and on (exporting through the
+  SDK's batching processor to an OTLP/HTTP receiver in the benchmark's process); end to end runs the `e2e`
+  scenario once each way. With tracing off the callback path checks one attribute and makes no span; on, a
+  callback costs a span and its traceparent travels with the trigger in the same Redis write.
 - **Storage** (`storage`). Bytes per event go through the whole pipeline: a sandbox CryptoCloud account
   first seen with `initial_sync = "emit"`, its events logged, fanned out to one subscription and delivered
   to a local sink; Redis `used_memory` growth, less the growth of the account's snapshots (state, kept for

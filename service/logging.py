@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, Processor
 
+from service.tracing import add_trace_ids
+
 REDACTED = "[redacted]"
 
 
@@ -80,6 +82,7 @@ def configure_logging(secrets: Iterable[str] = (), *, log_format: str | None = N
     redactor = SecretRedactor(secrets)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

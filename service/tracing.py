@@ -51,13 +51,15 @@ def configure_tracing(process: str, environ: Mapping[str, str] | None = None) ->
     if not wanted(env):
         return False
     # Imported here: a process without tracing never loads the SDK or the exporter.
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    defaults = Resource({SERVICE_NAME: f"invoice-relay-{process}"})
-    provider = TracerProvider(resource=defaults.merge(Resource.create()))  # OTEL_SERVICE_NAME etc. win
+    resource = Resource.create()  # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: f"invoice-relay-{process}"}))
+    provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     TRACING.tracer = trace.get_tracer("invoice-relay")
@@ -74,11 +76,20 @@ def shutdown_tracing() -> None:
 
 
 def traceparent(span: Span | None = None) -> str:
-    """The W3C traceparent of `span` (the current one by default); '' when there is none."""
-    carrier: dict[str, str] = {}
-    ctx = context.get_current() if span is None else trace.set_span_in_context(span)
-    _PROPAGATOR.inject(carrier, context=ctx)
-    return carrier.get("traceparent", "")
+    """The W3C traceparent of `span` (the current one by default); '' when there is none. Written out here
+    rather than through the propagator's carrier: it is on the callback path."""
+    current = trace.get_current_span() if span is None else span
+    ctx = current.get_span_context()
+    if not ctx.is_valid:
+        return ""
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+def recording_traceparent() -> tuple[str, ...]:
+    """The current span's traceparent, to carry along, when it is recorded (sampled); else nothing: a trace the
+    sampler left out costs no more than its decision."""
+    span = trace.get_current_span()
+    return (traceparent(span),) if span.is_recording() else ()
 
 
 def span_context_of(value: str) -> SpanContext | None:

@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from service.config import Settings
 from service.state.connection import FailureLog, LoggedRetry, RedisTarget
 from service.state.stores import Stores
+from service.tracing import TRACING, shutdown_tracing
 from workers.delivery.bodies import BodyCache
 from workers.delivery.fanout import Fanout
 from workers.delivery.pool import DeliveryPool
@@ -35,7 +36,7 @@ from workers.metrics_publisher import MetricsPublisher
 from workers.retention.trimmer import Trimmer
 from workers.sync.dispatch import Dispatcher
 from workers.sync.jobs import SyncDeps
-from workers.sync.provider_http import ProviderHttp
+from workers.sync.provider_http import ProviderHttp, traced
 from workers.sync.sessions import Sessions
 from workers.sync.source_cache import SourceCache
 from workers.sync.upkeep import Upkeep
@@ -90,14 +91,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]  # read, and logging configured, when arq imported `workers.settings`
     stores = Stores.over(ctx["redis"])
     provider_http = ProviderHttp(settings.provider_timeout, settings.provider_max_body)
+    send = traced(provider_http) if TRACING.on else provider_http
     webhook_client = WebhookClient(allow_private=settings.allow_private_urls, timeout=settings.delivery_timeout)
     ctx["closing"] = [provider_http.close, webhook_client.close]
     lease_ms = int(settings.sync_lease * 1000)
     ctx["sync"] = SyncDeps(
         accounts=settings.accounts,
         stores=stores,
-        send=provider_http,
-        sessions=Sessions(provider_http),
+        send=send,
+        sessions=Sessions(send),
         sources=SourceCache(),
         lease_ms=lease_ms,
         concurrency=settings.provider_concurrency,
@@ -161,3 +163,4 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     if publisher is not None:
         await publisher.publish_final()
     log.info("worker_stopped")
+    shutdown_tracing()

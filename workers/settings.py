@@ -17,6 +17,7 @@ from arq.worker import func
 from service.config import load_settings_or_exit
 from service.logging import configure_logging
 from service.state.connection import redis_target
+from service.tracing import configure_tracing
 from workers.bootstrap import arq_redis_settings, redis_pool, shutdown, startup
 from workers.sync.jobs import sync_account
 
@@ -30,6 +31,7 @@ SYNC_JOB_TIMEOUT_S = 900
 
 SETTINGS = load_settings_or_exit()
 configure_logging(SETTINGS.secrets(), log_format=SETTINGS.log_format, level=SETTINGS.log_level)
+configure_tracing("worker")
 REDIS = redis_target(SETTINGS.redis_url)
 
 

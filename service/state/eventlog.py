@@ -245,6 +245,10 @@ class EventLog:
 
     async def bodies(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """Logged bodies by event id (two round trips for any number); ids not in the log are left out."""
+        return {event_id: body for event_id, (body, _) in (await self.bodies_and_traces(event_ids)).items()}
+
+    async def bodies_and_traces(self, event_ids: Sequence[str]) -> dict[str, tuple[bytes, str]]:
+        """Logged bodies, each with the traceparent it was logged under ('' untraced), by event id."""
         if not event_ids:
             return {}
         entries = await awaited(self._redis.hmget(EVENT_INDEX, list(event_ids)))
@@ -253,7 +257,11 @@ class EventLog:
             for _, entry in found:
                 pipe.xrange(EVENTS, min=entry, max=entry, count=1)
             rows = await pipe.execute()
-        return {event_id: unpack(row[0][1][b"body"]) for (event_id, _), row in zip(found, rows, strict=True) if row}
+        return {
+            event_id: (unpack(row[0][1][b"body"]), text(row[0][1].get(b"trace", b"")))
+            for (event_id, _), row in zip(found, rows, strict=True)
+            if row
+        }
 
     async def since(self, since_ms: int, until_ms: int | None = None, batch: int = 1000) -> AsyncIterator[LoggedEvent]:
         """Every event logged at or after `since_ms` (stream ids start with their unix ms), up to `until_ms`

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from service.state.eventlog import LoggedEvent
 from service.state.scheduling import SyncRequest
+from service.tracing import trace_id_of
 from service.web.deps import WebDeps
 from service.web.responses import JSON, error, raw_json
 
@@ -110,4 +111,9 @@ async def get_event(request: Request) -> Response:
     event = await _deps(request).stores.eventlog.get(request.path_params["event_id"])
     if event is None:
         return error(404, "unknown_event")
-    return raw_json(event.body)
+    response = raw_json(event.body)
+    # The body is the event exactly as delivered; the trace it was recorded in (tracing on) rides beside it.
+    trace_id = trace_id_of(event.trace)
+    if trace_id is not None:
+        response.headers["x-trace-id"] = trace_id
+    return response

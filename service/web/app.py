@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.config import Settings, config_warnings, load_settings_or_exit
 from service.logging import configure_logging
 from service.state.memory import UnsafePolicy, check_policy
+from service.tracing import configure_tracing, shutdown_tracing
 from service.web import admin, health, openapi, subscriptions_api, webhooks
 from service.web.deps import WebDeps
 from service.web.responses import error
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings is None:
         settings = load_settings_or_exit()
         configure_logging(settings.secrets(), log_format=settings.log_format, level=settings.log_level)
+        configure_tracing("web")
     resolved = settings
 
     @asynccontextmanager
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiting
             await app.state.deps.close()
+            shutdown_tracing()
 
     app = Starlette(
         routes=routes(),

@@ -25,7 +25,7 @@ from contracts.standard_webhooks import TOLERANCE_SECONDS
 from contracts.wire import CallbackHint, CallbackRequest
 from service.metrics import CALLBACKS, UNKNOWN_ACCOUNT
 from service.state.scheduling import SyncRequest
-from service.tracing import TRACING, traceparent
+from service.tracing import TRACING, recording_traceparent
 from service.web.deps import WebDeps
 
 log = structlog.get_logger("relay.webhooks")
@@ -117,7 +117,7 @@ async def queue_sync(deps: WebDeps, account: str, hint: CallbackHint) -> bool:
     """Durably queue a sync (of the invoices the callback names, or the whole account); False for a notification
     id already received. A captured callback replayed inside the signature's tolerance window is acknowledged
     but queues nothing."""
-    traced = (traceparent(),) if TRACING.on else ()
+    traced = recording_traceparent() if TRACING.on else ()
     request = SyncRequest(account, int(time.time() * 1000), hint.invoice_ids, traced)
     if hint.delivery_id is None:
         await deps.stores.triggers.request(request)
@@ -148,7 +148,7 @@ async def receive_callback(scope: Scope, receive: Receive, send: Send) -> None:
         await handle_callback(deps, name, scope, receive, send)
         return
     with TRACING.tracer.start_as_current_span(
-        "callback", kind=SpanKind.SERVER, attributes={"relay.account": name, "http.request.method": "POST"}
+        "callback", kind=SpanKind.SERVER, attributes={"relay.account": name}
     ) as span:
         status, result = await handle_callback(deps, name, scope, receive, send)
         span.set_attribute("relay.callback.result", result)

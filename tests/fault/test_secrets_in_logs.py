@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.otlp import otlp_receiver
 from tests.support.procs import Proc, free_port, python_module
 from tests.support.relay import Relay, Sandbox
 from tests.support.subscriber import Answer, Subscriber, subscriber_server
@@ -307,9 +308,15 @@ def drive(flow: Flow, values: Mapping[str, str]) -> None:
 
 
 def test_no_secret_in_any_log(redis_url: str) -> None:
+    """Logs at DEBUG, with tracing on: every line and every exported span is searched."""
     values = make_secrets()
-    with sandbox_with_log() as (sandbox, sandbox_proc), subscriber_server() as subscriber:
-        relay = Relay(redis_url, accounts_toml(sandbox.url), env=relay_env(values))
+    with (
+        sandbox_with_log() as (sandbox, sandbox_proc),
+        subscriber_server() as subscriber,
+        otlp_receiver() as receiver,
+    ):
+        env = {**relay_env(values), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        relay = Relay(redis_url, accounts_toml(sandbox.url), env=env)
         relay.http.headers["authorization"] = f"Bearer {values['RELAY_ADMIN_TOKEN']}"
         create_sandbox_accounts(sandbox, relay.url, values)
         flow = Flow(relay, sandbox, subscriber, values)
@@ -326,7 +333,12 @@ def test_no_secret_in_any_log(redis_url: str) -> None:
         sandbox_proc.stop()
         logs = relay.logs()
         sandbox_log = sandbox_proc.log()
+        spans = receiver.snapshot()
+        exported = b"".join(receiver.raw).decode("latin-1")
     all_values = flow.values
+    # The processes exported the flow's spans (they flush at shutdown), provider requests included.
+    assert {"callback", "sync", "provider request", "commit", "delivery attempt"} <= {span.name for span in spans}
+    assert find_leaks(exported, all_values) == []
     # The flow did go through the paths that log what they refuse or skip.
     for event in ("callback_refused", "record_skipped", "provider_retry", "provider_relogin"):
         assert f'"event": "{event}"' in logs, event

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterable
 
 import structlog
+from opentelemetry.trace import Span
 from redis.exceptions import RedisError
 
 from service.state.deliveries import DeliveryStore
 from service.state.eventlog import FanoutFeed, GroupEntry, GroupMissing
+from service.tracing import TRACING, parent_and_links
 from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
 from workers.delivery.subscription_cache import SubscriptionCache
@@ -28,6 +30,17 @@ BLOCK_MS = 1000
 #: An entry read this long ago and not acknowledged belongs to a worker presumed dead.
 RECLAIM_IDLE_MS = 30_000
 RECLAIM_EVERY_S = 10.0
+
+
+def fanout_span(event_id: str, event_type: str, trace: str, subscriptions: int) -> Span:
+    """The fan-out of one traced event, in the event's trace (ended once its deliveries exist)."""
+    parent, _ = parent_and_links([trace])
+    attributes: dict[str, str | int] = {
+        "relay.event_id": event_id,
+        "relay.event_type": event_type,
+        "relay.subscriptions": subscriptions,
+    }
+    return TRACING.tracer.start_span("fan-out", context=parent, attributes=attributes)
 
 
 class Fanout:
@@ -78,15 +91,22 @@ class Fanout:
             return
         await self._cache.refresh()
         pairs: list[tuple[str, str]] = []
+        spans: list[Span] = []
         for entry in entries:
             event = entry.event
             if event is None:
                 continue
-            self._bodies.remember(event.event_id, event.body)
-            for subscription in self._cache.matching(event.account, event.type):
-                pairs.append((subscription.id, event.event_id))
-        touched = await self._store.fan_out(pairs, now_ms())
-        await self._feed.ack([entry.entry_id for entry in entries])
+            self._bodies.remember(event.event_id, event.body, event.trace)
+            matching = self._cache.matching(event.account, event.type)
+            pairs += [(subscription.id, event.event_id) for subscription in matching]
+            if TRACING.on and event.trace:
+                spans.append(fanout_span(event.event_id, event.type, event.trace, len(matching)))
+        try:
+            touched = await self._store.fan_out(pairs, now_ms())
+            await self._feed.ack([entry.entry_id for entry in entries])
+        finally:
+            for span in spans:
+                span.end()
         self._wake(touched)
 
     async def reclaim(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import structlog
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from redis.exceptions import RedisError
 
 from contracts.operational import OperationalEvent, delivery_exhausted, is_operational
@@ -27,11 +29,12 @@ from service.metrics import DELIVERY_ATTEMPTS, DELIVERY_SECONDS
 from service.state.coalesce import Coalescer
 from service.state.deliveries import DELIVERED, FAILED, PENDING, ClaimBatch, Claimed, DeliveryStore, Outcome
 from service.state.subscriptions import Subscription
+from service.tracing import TRACING, parent_and_links
 from workers.clock import now_ms
 from workers.delivery.bodies import BodyCache
 from workers.delivery.retry_plan import plan_next
 from workers.delivery.webhook_client import WebhookClient
-from workers.delivery.webhook_sender import send_event
+from workers.delivery.webhook_sender import AttemptResult, send_event
 
 log = structlog.get_logger("relay.delivery")
 
@@ -93,7 +96,7 @@ class Lane:
         #: Claimed deliveries not yet finished: queued for a sender or being sent.
         self.busy = 0
         #: Claimed deliveries for the senders; None tells a sender to end (`retire`).
-        self.queue: asyncio.Queue[tuple[Claimed, bytes | None, list[bytes]] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[tuple[Claimed, tuple[bytes, str] | None, list[bytes]] | None] = asyncio.Queue()
         self.outcomes: Coalescer[Outcome] = Coalescer(self._record)
         self.width = context.width
         self.senders: set[asyncio.Task[None]] = set()
@@ -148,11 +151,11 @@ class Lane:
             self.subscription = Subscription.from_json(claimed.subscription)
             self.fingerprint = claimed.fingerprint
         if claimed:
-            bodies = await self.context.bodies.bodies([c.event_id for c in claimed])
+            events = await self.context.bodies.bodies([c.event_id for c in claimed])
             keys = self.subscription.signing_keys(datetime.now(UTC))
             self.busy += len(claimed)
             for delivery in claimed:
-                self.queue.put_nowait((delivery, bodies.get(delivery.event_id), keys))
+                self.queue.put_nowait((delivery, events.get(delivery.event_id), keys))
             self._start_senders()
         if self.busy >= self.width // 2:
             # Claim again once half the lane is free: one claim per batch, not one per finished attempt.
@@ -187,9 +190,9 @@ class Lane:
 
     async def _send_loop(self) -> None:
         while (work := await self.queue.get()) is not None:
-            delivery, body, keys = work
+            delivery, event, keys = work
             try:
-                await self._attempt(delivery, body, keys)
+                await self._attempt(delivery, event, keys)
             except RedisError as exc:  # the outcome stays unrecorded: the lease brings the delivery back
                 self.log.warning("delivery_outcome_not_recorded", event_id=delivery.event_id, error=str(exc))
             except Exception:  # a bug in one attempt must not take a sender with it
@@ -199,17 +202,22 @@ class Lane:
                 if self.busy < self.width // 2:
                     self.slots_free.set()
 
-    async def _attempt(self, delivery: Claimed, body: bytes | None, keys: list[bytes]) -> None:
+    async def _attempt(self, delivery: Claimed, event: tuple[bytes, str] | None, keys: list[bytes]) -> None:
         subscription = self.subscription
-        if body is None:
+        if event is None:
             # The event is no longer in the log (trimmed): nothing left to send, ever.
             missing = {"at": format_time(datetime.now(UTC)), "status_code": None, "error": "event not in the log"}
             await self.outcomes.submit(Outcome(delivery.event_id, FAILED, None, missing | {"latency_ms": 0}))
             return
-        result = await send_event(
-            self.context.client, subscription.url, event_id=delivery.event_id, body=body, keys=keys
-        )
-        result = replace(result, response=redacted(result.response, subscription))
+        body, trace = event
+        if TRACING.on:
+            with attempt_span(subscription, delivery, trace) as span:
+                result = await self._send(delivery, body, keys)
+                span.set_attribute("http.response.status_code", result.status_code or 0)
+                if result.error:
+                    span.set_status(StatusCode.ERROR, result.error)
+        else:
+            result = await self._send(delivery, body, keys)
         plan = plan_next(result, delivery.tries, self.context.retry_schedule, result.at)
         if result.succeeded:
             self.log.debug(
@@ -236,10 +244,31 @@ class Lane:
         if plan.disable:
             self.context.on_gone(subscription.id)
 
+    async def _send(self, delivery: Claimed, body: bytes, keys: list[bytes]) -> AttemptResult:
+        subscription = self.subscription
+        result = await send_event(
+            self.context.client, subscription.url, event_id=delivery.event_id, body=body, keys=keys
+        )
+        return replace(result, response=redacted(result.response, subscription))
+
     async def _record(self, outcomes: list[Outcome]) -> None:
         failing_since = await self.context.store.record(self.subscription.id, outcomes)
         if failing_since is not None and now_ms() - failing_since >= self.context.disable_after_ms:
             self.context.on_failing(self.subscription.id, failing_since)
+
+
+def attempt_span(subscription: Subscription, delivery: Claimed, trace: str) -> AbstractContextManager[Span]:
+    """One delivery attempt, in its event's trace (a root span when the event was logged untraced)."""
+    parent, _ = parent_and_links([trace])
+    attributes: dict[str, str | int] = {
+        "relay.subscription_id": subscription.id,
+        "relay.event_id": delivery.event_id,
+        "relay.attempt": delivery.tries + 1,
+        "server.address": urlsplit(subscription.url).hostname or "",
+    }
+    return TRACING.tracer.start_as_current_span(
+        "delivery attempt", context=parent, kind=SpanKind.CLIENT, attributes=attributes
+    )
 
 
 def redacted(response: str | None, subscription: Subscription) -> str | None:

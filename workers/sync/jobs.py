@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from opentelemetry.trace import StatusCode
 
 from contracts.accounts import Account
 from contracts.registry import provider_for
 from service.state.account_state import AUTH_FAILED, OK, SyncReport
 from service.state.scheduling import Claim
 from service.state.stores import Stores
+from service.state.sync_work import PendingWork
+from service.tracing import TRACING, parent_and_links
 from workers.clock import now_ms
 from workers.sync.lease import LeaseHolder, LeaseLost
 from workers.sync.planning import ReadKind, owed_full_read_ms, plan_read
@@ -103,6 +106,24 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
         owed = owed_full_read_ms(account, work.last_full_ms, work.last_narrow_ms)
         await schedule.finish(holder.claim, owed)
         return {"status": "nothing_to_read"}
+    if not TRACING.on:
+        return await _read_and_record(deps, account, holder, work=work, kind=kind, baseline_done=baseline_done)
+    # A scheduled poll starts its own trace; a sync serving callbacks continues the first one's and links to each.
+    parent, links = parent_and_links(work.traceparents)
+    attributes = {"relay.account": account.name, "relay.provider": account.provider, "relay.read": kind.value}
+    with TRACING.tracer.start_as_current_span("sync", context=parent, links=links, attributes=attributes) as span:
+        result = await _read_and_record(deps, account, holder, work=work, kind=kind, baseline_done=baseline_done)
+        span.set_attribute("relay.sync.status", str(result["status"]))
+        if result["status"] not in (OK, "lease_lost"):
+            span.set_status(StatusCode.ERROR, str(result["status"]))
+        return result
+
+
+async def _read_and_record(
+    deps: SyncDeps, account: Account, holder: LeaseHolder, *, work: PendingWork, kind: ReadKind, baseline_done: bool
+) -> dict[str, Any]:
+    """Read what is owed, record the outcome, and hand the account back with its next due time."""
+    schedule, states = deps.stores.schedule, deps.stores.states
     plan = SyncPlan(kind, work.hints, lambda: deps.stores.work.hints(account.name))
     try:
         outcome = await holder.run(

@@ -19,7 +19,8 @@ from contracts.errors import RecordError
 from contracts.model import Status
 from contracts.provider import Provider
 from service.metrics import EVENTS
-from service.state.eventlog import EventLog, PendingChange
+from service.state.eventlog import CommitResult, EventLog, PendingChange
+from service.tracing import TRACING, traceparent
 from workers.sync.source_cache import AccountSources, bytes_hash
 
 log = structlog.get_logger("relay.sync")
@@ -85,6 +86,15 @@ class Recorder:
         log.warning("duplicate_records", dropped=len(identified) - len(kept), invoice_ids=sorted(repeated)[:20])
         return kept
 
+    async def _commit(self, pending: list[PendingChange], stamp: str) -> CommitResult:
+        """One script for the chunk's changes; with tracing on, a span whose traceparent each event keeps."""
+        if not TRACING.on:
+            return await self.eventlog.commit(self.account.name, pending, stamp)
+        with TRACING.tracer.start_as_current_span("commit", attributes={"relay.changes": len(pending)}) as span:
+            result = await self.eventlog.commit(self.account.name, pending, stamp, traceparent())
+            span.set_attribute("relay.events", result.logged)
+            return result
+
     async def chunk(self, identified: list[Identified]) -> None:
         """Compare records with the stored snapshots (one HMGET) and commit their changes (one script).
 
@@ -137,7 +147,7 @@ class Recorder:
             pending.append(PendingChange(invoice.invoice_id, expected, change))
             committed[invoice.invoice_id] = hashed if source else None
         stamp = uuid.uuid4().hex
-        result = await self.eventlog.commit(self.account.name, pending, stamp)
+        result = await self._commit(pending, stamp)
         self.known.settle(read, committed, result, stamp)
         for event_type in result.types:
             EVENTS.labels(event_type).inc()
