@@ -211,6 +211,9 @@ def tracing_rows(r: dict[str, Any]) -> list[str]:
         f"| tracing: ingest with tracing on, exporting to a local OTLP receiver | {r['ingest_rps_on']:.0f} req/s | "
         f"{r['ingest_rps_off']:.0f} req/s (tracing off) | {r['ingest_ratio']:.1%} | >= 80% of off | "
         f"{'yes' if met else 'no'} |",
+        f"| tracing: ingest with tracing on, a tenth of traces sampled (`parentbased_traceidratio` 0.1) | "
+        f"{r['ingest_rps_sampled']:.0f} req/s | {r['ingest_rps_off']:.0f} req/s (tracing off) | "
+        f"{r['ingest_ratio_sampled']:.1%} | | |",
         f"| tracing: end to end with tracing on, 200 callbacks/s | p50 {r['e2e_p50_ms']} ms, p95 {r['e2e_p95_ms']} ms, "
         f"{r['e2e_missing']} missing | p95 {r['e2e_p95_off_ms']} ms (tracing off) | | | |",
     ]
