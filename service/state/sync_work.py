@@ -65,6 +65,11 @@ class SyncWorkStore:
             traceparents=tuple(text(t) for t in traces or ()),
         )
 
+    async def take_traceparents(self, account: str) -> tuple[str, ...]:
+        """The traceparents of the traced callbacks waiting, taken (see `pending`)."""
+        taken = await awaited(self._redis.lpop(sync_traces(account), 64))
+        return tuple(text(t) for t in taken or ())
+
     async def hints(self, account: str) -> dict[str, str]:
         """The hints pending now (read between the pages of a full read)."""
         found = await awaited(self._redis.hgetall(sync_hints(account)))

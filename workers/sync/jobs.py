@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from contracts.accounts import Account
@@ -105,6 +106,10 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
         # Due for nothing left to read (a request that a sync before this one served): keep the schedule.
         owed = owed_full_read_ms(account, work.last_full_ms, work.last_narrow_ms)
         await schedule.finish(holder.claim, owed)
+        if TRACING.on and work.traceparents:
+            # Callbacks the sync before this one served as they came (between its pages or rounds).
+            _, links = parent_and_links(work.traceparents)
+            TRACING.tracer.start_span("sync", links=links, attributes={"relay.account": account.name}).end()
         return {"status": "nothing_to_read"}
     if not TRACING.on:
         return await _read_and_record(deps, account, holder, work=work, kind=kind, baseline_done=baseline_done)
@@ -119,12 +124,23 @@ async def sync_account(ctx: dict[str, Any], account_name: str, token: str, lease
         return result
 
 
+async def hints_since(deps: SyncDeps, account: str) -> dict[str, str]:
+    """The hints pending now, read between a sync's pages and rounds; with tracing on, the callbacks that left
+    them are linked from the running sync's span, which serves them."""
+    hints = await deps.stores.work.hints(account)
+    if TRACING.on:
+        span = trace.get_current_span()
+        for link in parent_and_links(await deps.stores.work.take_traceparents(account))[1]:
+            span.add_link(link.context)
+    return hints
+
+
 async def _read_and_record(
     deps: SyncDeps, account: Account, holder: LeaseHolder, *, work: PendingWork, kind: ReadKind, baseline_done: bool
 ) -> dict[str, Any]:
     """Read what is owed, record the outcome, and hand the account back with its next due time."""
     schedule, states = deps.stores.schedule, deps.stores.states
-    plan = SyncPlan(kind, work.hints, lambda: deps.stores.work.hints(account.name))
+    plan = SyncPlan(kind, work.hints, lambda: hints_since(deps, account.name))
     try:
         outcome = await holder.run(
             run_sync(
