@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import prometheus_client
 import structlog
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import RedisSettings
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,6 +33,7 @@ from workers.delivery.pool import DeliveryPool
 from workers.delivery.subscription_cache import SubscriptionCache
 from workers.delivery.webhook_client import WebhookClient
 from workers.metrics_publisher import MetricsPublisher
+from workers.redis_client import WorkerRedis
 from workers.retention.trimmer import Trimmer
 from workers.sync.dispatch import Dispatcher
 from workers.sync.jobs import SyncDeps
@@ -48,13 +49,13 @@ log = structlog.get_logger("relay.worker")
 SOCKET_TIMEOUT_S = 5.0
 
 
-def redis_pool(target: RedisTarget) -> ArqRedis:
+def redis_pool(target: RedisTarget) -> WorkerRedis:
     """The worker's Redis client (arq's and the relay's own), reaching `REDIS_URL` as `redis_target` reads
     it (TLS options included). Every command has a time limit and is retried through an outage
-    for as long as it lasts: the worker waits for Redis to return instead of exiting (arq's main loop exits on
-    a connection error otherwise). No periodic health check: it is what made commands hang on a paused Redis
+    for as long as it lasts, a transaction's lost WATCH included (`WorkerRedis`): the worker waits for Redis to
+    return instead of exiting (arq's main loop exits on a connection error otherwise). No periodic health check: it is what made commands hang on a paused Redis
     instead of timing out. Connections are opened lazily, inside the worker's event loop."""
-    pool = ArqRedis(
+    pool = WorkerRedis(
         **target.client_options(),
         socket_connect_timeout=2.0,
         socket_timeout=SOCKET_TIMEOUT_S,
