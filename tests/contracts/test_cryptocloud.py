@@ -219,14 +219,14 @@ def test_a_record_that_is_not_an_object_is_refused() -> None:
     assert caught.value.field == "<record>"
 
 
-@settings(max_examples=300)
+@settings(max_examples=120)
 @given(json_values)
 def test_any_json_value_is_a_record_error_at_worst(value: object) -> None:
     with contextlib.suppress(RecordError):
         cryptocloud.translate(ACCOUNT, value)
 
 
-@settings(max_examples=300)
+@settings(max_examples=120)
 @given(mutations(fixture_record()))
 def test_a_broken_record_is_a_record_error_at_worst(record: dict[str, Any]) -> None:
     try:
@@ -294,7 +294,7 @@ def uuids(records: Sequence[object]) -> list[str]:
     return [record["uuid"] for record in records if isinstance(record, dict)]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     total=st.integers(0, 1000),
     cap=st.integers(1, 150),

@@ -282,7 +282,7 @@ def fetch_concurrently(respond: Callable[[HttpRequest], HttpResponse], order: li
     return found
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     total=st.integers(0, 2000),
     cap=st.integers(1, 100),

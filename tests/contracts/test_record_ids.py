@@ -51,7 +51,7 @@ def test_record_id_matches_translation_for_the_documented_records(name: str) -> 
 
 
 @pytest.mark.parametrize("name", sorted(RECORDS))
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=st.data())
 def test_record_id_matches_translation_for_altered_records(name: str, data: st.DataObject) -> None:
     record = data.draw(mutations(RECORDS[name][0]))

@@ -153,7 +153,7 @@ def invoices(draw: st.DrawFn) -> Invoice:
     )
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
 @given(invoices(), invoices(), st.integers(min_value=1, max_value=10**6), aware_times)
 def test_any_detected_change_is_valid(before: Invoice, current: Invoice, sequence: int, observed_at: datetime) -> None:
     current = replace(current, account=before.account, invoice_id=before.invoice_id)
@@ -211,7 +211,7 @@ def mutated_records() -> st.SearchStrategy[tuple[str, Any]]:
     return st.sampled_from(pairs).flatmap(lambda pair: st.tuples(st.just(pair[0]), mutations(pair[1])))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_records())
 def test_any_record_a_provider_accepts_makes_a_valid_event(provider_and_record: tuple[str, Any]) -> None:
     """Whatever a translator lets through (rather than refusing with a `RecordError`) renders to a valid event."""

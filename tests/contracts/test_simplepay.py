@@ -253,14 +253,14 @@ def test_bad_fields_are_named(change: dict[str, Any], field: str) -> None:
     assert caught.value.field == field
 
 
-@settings(max_examples=300)
+@settings(max_examples=120)
 @given(json_values)
 def test_any_json_value_is_a_record_error_at_worst(value: object) -> None:
     with contextlib.suppress(RecordError):
         simplepay.translate(ACCOUNT, value)
 
 
-@settings(max_examples=300)
+@settings(max_examples=120)
 @given(st.integers(0, 5).flatmap(lambda index: mutations(realistic(index))))
 def test_a_broken_record_is_a_record_error_at_worst(record: dict[str, Any]) -> None:
     try:
@@ -271,7 +271,7 @@ def test_a_broken_record_is_a_record_error_at_worst(record: dict[str, Any]) -> N
     assert invoice.raw == record
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(mutations(realistic(1)["currency"]))
 def test_a_broken_currency_is_a_record_error_at_worst(currency: dict[str, Any]) -> None:
     try:

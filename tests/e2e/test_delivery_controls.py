@@ -35,6 +35,12 @@ def most_in_any_window(arrivals: Sequence[Received], seconds: float) -> int:
     return most
 
 
+def within_limit(rate: int, seconds: float, jitter_s: float = 0.2) -> int:
+    """The most deliveries a `rate`-per-second limit lets arrive in `seconds`: its burst (a tenth of a second's
+    worth) and `jitter_s` of arrivals bunched on the way included."""
+    return int(rate * (seconds + jitter_s)) + rate // 10 + 1
+
+
 def test_rate_limit_holds_across_two_workers_and_changes_live(sandbox: Sandbox, subscriber: Subscriber) -> None:
     rate, events = 20, 160
     with Valkey() as redis, stack_with(sandbox, redis.url, ["rl"]) as relay:
@@ -55,10 +61,11 @@ def test_rate_limit_holds_across_two_workers_and_changes_live(sandbox: Sandbox, 
         arrivals = subscriber.on("/limited")
         after = arrivals[len(before) + 10 :]  # past requests claimed before the PATCH landed
 
-        # Never more than a second's rate plus the documented burst (a tenth of a second's worth) in any second,
-        # give or take one request's jitter on the way.
-        assert most_in_any_window(before, 1.0) <= rate + rate // 10 + 1
-        assert most_in_any_window(after, 1.0) <= 4 * rate + 4 * rate // 10 + 1
+        # Never more than two seconds' rate plus the documented burst (a tenth of a second's worth) in any two
+        # seconds, give or take a fifth of a second of jitter on the way (a loaded machine bunches arrivals: two
+        # workers each keeping a limit of their own would be twice the rate).
+        assert most_in_any_window(before, 2.0) <= within_limit(rate, 2.0)
+        assert most_in_any_window(after, 2.0) <= within_limit(4 * rate, 2.0)
         # ... and close to the rate over the whole run: throttled, not starved.
         span = before[-1].at - before[0].at
         assert rate * 0.8 <= (len(before) - 1) / span <= rate * 1.1

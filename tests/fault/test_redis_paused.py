@@ -18,7 +18,7 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.fault
 
 #: Past 30 s: a periodic connection health check once made requests hang after the first ~26 s of a pause.
-PAUSE_S = 60
+PAUSE_S = 35
 
 
 @pytest.fixture(scope="module")
