@@ -1,4 +1,7 @@
-"""An OTLP/HTTP trace receiver in the test process: what real web and worker processes export, decoded."""
+"""An OTLP/HTTP trace receiver in the test process: what real web and worker processes export, decoded.
+
+Exports are kept as received and decoded when read: the receiver shares the machine with the processes it
+receives from (and, in the benchmarks, with the load generator), and a collector would decode elsewhere."""
 
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class Receiver:
     spans: list[ExportedSpan] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    decoded: int = 0
 
     @property
     def endpoint(self) -> str:
@@ -45,6 +49,9 @@ class Receiver:
 
     def snapshot(self) -> list[ExportedSpan]:
         with self.lock:
+            for body in self.raw[self.decoded :]:
+                self.spans.extend(_decode(body))
+            self.decoded = len(self.raw)
             return list(self.spans)
 
     def named(self, name: str) -> list[ExportedSpan]:
@@ -55,31 +62,33 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        export = ExportTraceServiceRequest()
-        export.ParseFromString(body)
-        found = [
-            ExportedSpan(
-                service=_service(resource_spans),
-                name=span.name,
-                trace_id=span.trace_id.hex(),
-                span_id=span.span_id.hex(),
-                parent_span_id=span.parent_span_id.hex(),
-                attributes={a.key: _value(a.value) for a in span.attributes},
-                links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
-                status_code=span.status.code,
-                start_ns=span.start_time_unix_nano,
-                end_ns=span.end_time_unix_nano,
-            )
-            for resource_spans in export.resource_spans
-            for scope_spans in resource_spans.scope_spans
-            for span in scope_spans.spans
-        ]
         with self.lock:
             self.raw.append(body)
-            self.spans.extend(found)
         return web.Response(
             body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
         )
+
+
+def _decode(body: bytes) -> list[ExportedSpan]:
+    export = ExportTraceServiceRequest()
+    export.ParseFromString(body)
+    return [
+        ExportedSpan(
+            service=_service(resource_spans),
+            name=span.name,
+            trace_id=span.trace_id.hex(),
+            span_id=span.span_id.hex(),
+            parent_span_id=span.parent_span_id.hex(),
+            attributes={a.key: _value(a.value) for a in span.attributes},
+            links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
+            status_code=span.status.code,
+            start_ns=span.start_time_unix_nano,
+            end_ns=span.end_time_unix_nano,
+        )
+        for resource_spans in export.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
 
 
 def _service(resource_spans: object) -> str:
