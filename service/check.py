@@ -1,4 +1,5 @@
-"""`python -m service.check` (the Procfile's `release`): validate the configuration, exit 1 when invalid.
+"""`python -m service.check` (the Procfile's `release`): validate the configuration, exit 2 when invalid
+(the status the web and the worker stop with on the same configuration).
 
 It prints every problem, one line each, as the web and the worker do when they refuse to start; and what
 is valid but probably not meant, as warnings."""
@@ -17,7 +18,7 @@ def main() -> int:
     except ConfigError as exc:
         for line in error_lines(exc):
             print(line, file=sys.stderr)
-        return 1
+        return 2
     for warning in config_warnings(settings):
         print(f"configuration warning: {warning}", file=sys.stderr)
     names = ", ".join(f"{a.name} ({a.provider})" for a in settings.accounts.values()) or "none"

@@ -268,7 +268,7 @@ def test_check_refuses_an_invalid_configuration_like_the_release_check(
 ) -> None:
     env = check_env(accounts_toml, tmp_path) | env
     result = run(None, "check", env=env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("configuration error: ")
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -161,7 +161,7 @@ def test_release_check_exits_non_zero_on_invalid_config(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert bad.returncode == 1
+    assert bad.returncode == 2
     assert "account 'shop'" in bad.stderr
     assert "provider" in bad.stderr
 
@@ -225,7 +225,7 @@ def test_web_and_worker_refuse_a_bad_configuration_like_relay_check(tmp_path: Pa
     """The Procfile's `web` and `worker`: status 2 at once, the lines `relay check` prints, no traceback."""
     env = bad_env(tmp_path)
     check = run_process([sys.executable, "-m", "service.check"], env)
-    assert check.returncode == 1
+    assert check.returncode == 2
     expected = [
         "configuration error: account 'shop': unknown key(s) ['colour'] for provider cryptocloud",
         "configuration error: RELAY_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'verbose'",
