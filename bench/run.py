@@ -158,11 +158,12 @@ def table(data: dict[str, Any], quick: bool) -> str:
             rows.append(
                 f"| delivery, ordering invoice: {r['events']:,} events, {r['ordered_events_per_invoice']} per invoice, "
                 f"one worker process | {r['ordered_rps']:.0f} /s | {r['rps']:.0f} /s (unordered, same run) | "
-                f"{r['ordered_rps'] / r['rps']:.1%} | | |"
+                f"{r['ordered_rps'] / r['rps']:.1%} | >= 70% | {'yes' if r['ordered_rps'] >= 0.7 * r['rps'] else 'no'} |"
             )
             rows.append(
                 f"| delivery, rate_limit {r['rate_limit']}/s, {r['rate_limit_workers']} worker processes, "
-                f"{r['rate_limit_window_s']:g} s | {r['rate_limit_error_pct']:+g}% off the limit | | | | |"
+                f"{r['rate_limit_window_s']:g} s | {r['rate_limit_error_pct']:+g}% off the limit | | | within 5% | "
+                f"{'yes' if abs(r['rate_limit_error_pct']) <= 5 else 'no'} |"
             )
     if "e2e" in data:
         r = data["e2e"]
