@@ -23,7 +23,9 @@ from redis.exceptions import ResponseError
 from contracts.changes import Change
 from contracts.operational import OPERATIONAL_WILDCARD, OperationalEvent, is_operational
 from service.state.event_bodies import pack, unpack
-from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp, snapshots
+from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, per_minute, snapshot_stamp, snapshots
+from service.state.per_minute import COUNT_MINUTE
+from service.state.per_minute import EVENTS as EVENTS_PER_MINUTE
 from service.state.redis_types import awaited, text
 
 # Appends an event to the log unless its id is in the index already: every script that logs an event uses it,
@@ -42,6 +44,7 @@ end
 
 _COMMIT = (
     APPEND_EVENT
+    + COUNT_MINUTE
     + """
 local written, logged, conflicts = 0, 0, 0
 local types = {}
@@ -76,11 +79,23 @@ end
 if written > 0 then
   redis.call('SET', KEYS[4], ARGV[3])
 end
+count_minute(KEYS[5], logged)
 return {written, logged, conflicts, types, previous_stamp}
 """
 )
 
-_APPEND_ONE = APPEND_EVENT + "return append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) and 1 or 0"
+_APPEND_ONE = (
+    APPEND_EVENT
+    + COUNT_MINUTE
+    + """
+if not append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
+count_minute(KEYS[3], 1)
+return 1
+"""
+)
+
+
+_APPEND_KEYS = [EVENTS, EVENT_INDEX, per_minute(EVENTS_PER_MINUTE)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,17 +207,18 @@ class EventLog:
                 0 if event is None else event.sequence,
             ]
         written, logged, conflicts, types, previous = await self._commit(
-            keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account)], args=args
+            keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account), per_minute(EVENTS_PER_MINUTE)],
+            args=args,
         )
         return CommitResult(int(written), int(logged), int(conflicts), tuple(text(t) for t in types), text(previous))
 
     async def append_operational(self, event: OperationalEvent) -> bool:
         """Log an operational event; False when its id was logged already (the occurrence was reported)."""
-        return int(await self._append_one(keys=[EVENTS, EVENT_INDEX], args=operational_fields(event))) == 1
+        return int(await self._append_one(keys=_APPEND_KEYS, args=operational_fields(event))) == 1
 
     async def queue_operational(self, pipe: Pipeline, event: OperationalEvent) -> None:
         """Queue the append in a transaction pipeline: it happens with the change it reports, or not at all."""
-        await self._append_one(keys=[EVENTS, EVENT_INDEX], args=operational_fields(event), client=pipe)
+        await self._append_one(keys=_APPEND_KEYS, args=operational_fields(event), client=pipe)
 
     async def page(
         self,
