@@ -29,6 +29,7 @@ from playwright.sync_api import (
 )
 
 from tests.e2e.conftest import NUDGE, account_table, create_sandbox_account
+from tests.support.otlp import Receiver, otlp_receiver
 from tests.support.procs import ROOT
 from tests.support.relay import ADMIN_TOKEN, Relay, Sandbox, relay_stack, sandbox_process
 from tests.support.subscriber import Subscriber, subscriber_server
@@ -100,11 +101,23 @@ def subscriber() -> Iterator[Subscriber]:
 
 
 @pytest.fixture(scope="module")
-def relay(redis_server_url: str, sandbox: Sandbox) -> Iterator[Relay]:
-    """Web and worker processes, their accounts synced once, so the console has data from its first page."""
+def receiver() -> Iterator[Receiver]:
+    with otlp_receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def relay(redis_server_url: str, sandbox: Sandbox, receiver: Receiver) -> Iterator[Relay]:
+    """Web and worker processes, their accounts synced once, so the console has data from its first page.
+    Tracing is on, so that events have a trace id for their page to show."""
     redis.Redis.from_url(redis_server_url).flushdb()
     toml = "".join(account_table(name, provider, sandbox.url) for name, provider in ACCOUNTS.items())
-    env = {"RELAY_RETRY_SCHEDULE": "1,1", "RELAY_DELIVERY_TIMEOUT": "2"}
+    env = {
+        "RELAY_RETRY_SCHEDULE": "1,1",
+        "RELAY_DELIVERY_TIMEOUT": "2",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
     with relay_stack(redis_server_url, toml, env=env) as running:
         assert running.trigger().status_code == 202
         for name in ACCOUNTS:

@@ -290,7 +290,9 @@ def test_a_provider_description_holding_a_script_is_shown_as_text(
     page.locator(f'tr[data-event-id="{event["id"]}"] a.event-link').click()
     expect(page).to_have_url(f"{relay.url}/console/events/{event['id']}")
     expect(page.locator("pre#event-body")).to_contain_text(SCRIPT)
-    expect(page.locator("#trace-id")).to_have_text("none")  # tracing is off in this relay
+    trace_id = relay.http.get(f"/events/{event['id']}").raise_for_status().headers.get("x-trace-id")
+    assert trace_id, "tracing is on: the event was recorded with its trace"
+    expect(page.locator("#trace-id")).to_have_text(trace_id)
     assert page.evaluate("window.__pwned") is None
     assert page.locator("script", has_text="__pwned").count() == 0
     shot(page, "event-page-script-description")
