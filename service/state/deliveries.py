@@ -643,6 +643,18 @@ class DeliveryStore:
                         break
         return rows
 
+    async def of_event(self, subscription_ids: Sequence[str], event_id: str) -> dict[str, dict[str, Any]]:
+        """The event's delivery to each of the subscriptions that has one (status and attempts), one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for subscription_id in subscription_ids:
+                pipe.hget(delivery_records(subscription_id), event_id)
+            replies = await pipe.execute()
+        return {
+            subscription_id: _record(raw)
+            for subscription_id, raw in zip(subscription_ids, replies, strict=True)
+            if raw is not None
+        }
+
     async def queued(self, subscription_id: str) -> int:
         return int(await awaited(self._redis.zcard(delivery_queue(subscription_id))))
 

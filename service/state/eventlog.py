@@ -259,6 +259,43 @@ class EventLog:
         more = await self._redis.xrange(EVENTS, min="(" + last_entry, max="+", count=1)
         return found, (encode_cursor(last_entry) if more else None)
 
+    async def newest_first(
+        self,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int,
+        account: str | None = None,
+        event_type: str | None = None,
+        invoice: str | None = None,
+        scan_budget: int = 5000,
+    ) -> tuple[list[LoggedEvent], str | None]:
+        """Events newest first, older than the cursor `before` and newer than the cursor `after` (either
+        optional), filtered by account, type (as `page`) and invoice (its id, or its `account:id` key); and the
+        cursor to continue with older ones (None when none is left). Like `page`, a sparse filter stops after
+        `scan_budget` entries and hands back a cursor."""
+        high = "+" if before is None else "(" + decode_cursor(before)
+        low = "-" if after is None else "(" + decode_cursor(after)
+        found: list[LoggedEvent] = []
+        scanned = 0
+        last_entry: str | None = None
+        while len(found) < limit and scanned < scan_budget:
+            batch = await self._redis.xrevrange(EVENTS, max=high, min=low, count=min(max(limit, 100), scan_budget))
+            if not batch:
+                return found, None
+            for entry_id, fields in batch:
+                scanned += 1
+                last_entry = text(entry_id)
+                if _wanted(fields, account, event_type, invoice):
+                    found.append(_logged(entry_id, fields))
+                    if len(found) == limit:
+                        break
+            high = "(" + text(batch[-1][0]) if len(found) < limit else high
+        if last_entry is None:
+            return found, None
+        more = await self._redis.xrevrange(EVENTS, max="(" + last_entry, min=low, count=1)
+        return found, (encode_cursor(last_entry) if more else None)
+
     async def bodies(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """Logged bodies by event id (two round trips for any number); ids not in the log are left out."""
         return {event_id: body for event_id, (body, _) in (await self.bodies_and_traces(event_ids)).items()}
@@ -375,6 +412,17 @@ def _missing_group_or(exc: ResponseError) -> Exception:
 def operational_fields(event: OperationalEvent) -> list[str | bytes]:
     """The arguments `APPEND_EVENT` takes for an operational event, after the stream and index keys."""
     return [event.id, event.account or "", event.type, pack(event.to_json())]
+
+
+def _wanted(fields: dict[Any, Any], account: str | None, event_type: str | None, invoice: str | None) -> bool:
+    if account is not None and text(fields[b"account"]) != account:
+        return False
+    if event_type is not None and not type_matches(event_type, text(fields[b"type"])):
+        return False
+    if invoice is None:
+        return True
+    key = text(fields.get(b"invoice", b""))
+    return key == invoice or key.partition(":")[2] == invoice
 
 
 def type_matches(pattern: str, event_type: str) -> bool:
