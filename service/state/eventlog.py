@@ -296,6 +296,11 @@ class EventLog:
         more = await self._redis.xrevrange(EVENTS, max="(" + last_entry, min=low, count=1)
         return found, (encode_cursor(last_entry) if more else None)
 
+    async def newest_cursor(self) -> str | None:
+        """The cursor of the newest event in the log (None when it is empty): what comes after it is new."""
+        newest = await self._redis.xrevrange(EVENTS, count=1)
+        return encode_cursor(text(newest[0][0])) if newest else None
+
     async def bodies(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """Logged bodies by event id (two round trips for any number); ids not in the log are left out."""
         return {event_id: body for event_id, (body, _) in (await self.bodies_and_traces(event_ids)).items()}

@@ -41,7 +41,6 @@ async def events_page(request: Request, visit: Visit) -> Response:
     before = request.query_params.get("before") or None
     rows: list[object] = []
     older = None
-    top = ""
     if problem is None:
         try:
             events, cursor = await visit.deps.stores.eventlog.newest_first(
@@ -56,8 +55,12 @@ async def events_page(request: Request, visit: Visit) -> Response:
         else:
             rows = [event_row(event) for event in events]
             older = None if cursor is None else f"{PATH}/events?{urlencode({**filters, 'before': cursor})}"
-            top = events[0].cursor if events and before is None else ""
-    tail = f"{PATH}/fragments/events-tail?{urlencode({**filters, 'after': top})}" if top else ""
+    # The first page is followed live: the tail shows what the log gets after its newest entry now (after
+    # anything, on an empty log), whether or not that entry passes the filters.
+    tail = ""
+    if problem is None and before is None:
+        newest = await visit.deps.stores.eventlog.newest_cursor()
+        tail = f"{PATH}/fragments/events-tail?{urlencode({**filters, 'after': newest or ''})}"
     return visit.page(
         request,
         "events.html",
@@ -75,10 +78,10 @@ async def events_tail(request: Request, visit: Visit) -> Response:
     """Every event newer than `after` that passes the filters, newest first (at most TAIL_MAX): the page's
     tail, replaced whole at each poll."""
     filters = _filters(request)
-    after = request.query_params.get("after") or None
+    after = request.query_params.get("after") or None  # None: the log was empty, everything is new
     rows: list[object] = []
     more = False
-    if after is not None and _problem(filters) is None:
+    if _problem(filters) is None:
         try:
             events, cursor = await visit.deps.stores.eventlog.newest_first(
                 after=after,

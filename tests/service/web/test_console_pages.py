@@ -125,6 +125,31 @@ async def test_the_events_page_filters_pages_newest_first_and_tails(client: http
     assert rows(fragment, "data-event-id") == list(reversed(newer))
 
 
+async def test_a_page_opened_on_an_empty_log_tails_every_new_event(client: httpx.AsyncClient, redis: Redis) -> None:
+    page = (await client.get("/console/events")).text
+    tail = re.search(r'<tbody id="events-tail" hx-get="([^"]+)"', page)
+    assert tail is not None
+    tail_url = tail.group(1).replace("&amp;", "&")
+    assert rows((await client.get(tail_url)).text, "data-event-id") == []
+    first = await log_invoice(redis, "shop", 1)
+    second = await log_invoice(redis, "sp", 2)
+    assert rows((await client.get(tail_url)).text, "data-event-id") == [second, first]
+
+
+async def test_a_sparse_filter_tails_from_the_newest_event_of_the_whole_log(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    await log_invoice(redis, "sp", 1)
+    page = (await client.get("/console/events", params={"account": "shop"})).text
+    tail = re.search(r'<tbody id="events-tail" hx-get="([^"]+)"', page)
+    assert tail is not None
+    tail_url = tail.group(1).replace("&amp;", "&")
+    assert rows((await client.get(tail_url)).text, "data-event-id") == []
+    await log_invoice(redis, "sp", 2)
+    shop = await log_invoice(redis, "shop", 3)
+    assert rows((await client.get(tail_url)).text, "data-event-id") == [shop]
+
+
 async def test_the_event_page_shows_body_trace_and_every_delivery_attempt(
     client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
 ) -> None:
