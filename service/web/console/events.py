@@ -11,7 +11,7 @@ from starlette.responses import Response
 from service.state.subscriptions import InvalidSubscription, validate_event_types
 from service.tracing import trace_id_of
 from service.web.console.guard import Visit, signed_in
-from service.web.console.presenting import event_row, pretty_json
+from service.web.console.presenting import EventRow, event_row, pretty_json
 from service.web.console.rendering import PATH, fragment
 
 PAGE_SIZE = 50
@@ -34,26 +34,35 @@ def _problem(filters: dict[str, str]) -> str | None:
     return None
 
 
+async def _newest_first(
+    visit: Visit, filters: dict[str, str], limit: int, *, before: str | None = None, after: str | None = None
+) -> tuple[list[EventRow], str | None]:
+    """The filtered log's rows newest first, between the cursors; and the cursor of older ones. `ValueError`
+    for a cursor that is not one."""
+    events, cursor = await visit.deps.stores.eventlog.newest_first(
+        before=before,
+        after=after,
+        limit=limit,
+        account=filters["account"] or None,
+        event_type=filters["type"] or None,
+        invoice=filters["invoice"] or None,
+    )
+    return [event_row(event) for event in events], cursor
+
+
 @signed_in
 async def events_page(request: Request, visit: Visit) -> Response:
     filters = _filters(request)
     problem = _problem(filters)
     before = request.query_params.get("before") or None
-    rows: list[object] = []
+    rows: list[EventRow] = []
     older = None
     if problem is None:
         try:
-            events, cursor = await visit.deps.stores.eventlog.newest_first(
-                before=before,
-                limit=PAGE_SIZE,
-                account=filters["account"] or None,
-                event_type=filters["type"] or None,
-                invoice=filters["invoice"] or None,
-            )
+            rows, cursor = await _newest_first(visit, filters, PAGE_SIZE, before=before)
         except ValueError:
             problem = "invalid cursor"
         else:
-            rows = [event_row(event) for event in events]
             older = None if cursor is None else f"{PATH}/events?{urlencode({**filters, 'before': cursor})}"
     # The first page is followed live: the tail shows what the log gets after its newest entry now (after
     # anything, on an empty log), whether or not that entry passes the filters.
@@ -79,20 +88,13 @@ async def events_tail(request: Request, visit: Visit) -> Response:
     tail, replaced whole at each poll."""
     filters = _filters(request)
     after = request.query_params.get("after") or None  # None: the log was empty, everything is new
-    rows: list[object] = []
+    rows: list[EventRow] = []
     more = False
     if _problem(filters) is None:
         try:
-            events, cursor = await visit.deps.stores.eventlog.newest_first(
-                after=after,
-                limit=TAIL_MAX,
-                account=filters["account"] or None,
-                event_type=filters["type"] or None,
-                invoice=filters["invoice"] or None,
-            )
+            rows, cursor = await _newest_first(visit, filters, TAIL_MAX, after=after)
         except ValueError:
-            events, cursor = [], None
-        rows = [event_row(event) for event in events]
+            cursor = None
         more = cursor is not None
     url = f"{PATH}/fragments/events-tail?{urlencode({**filters, 'after': after or ''})}"
     return fragment(request, "events_tail.html", {"tail_rows": rows, "tail": url, "more": more})

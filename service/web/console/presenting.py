@@ -69,7 +69,3 @@ def health(subscription: Subscription, figures: SubscriptionFigures) -> Health:
     ended = delivered + failed
     rate = f"{100 * delivered / ended:.1f}%" if ended else ""
     return Health(delivered, figures.pending, failed, subscription.enabled, rate)
-
-
-def filters_text(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
