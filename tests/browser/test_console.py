@@ -204,6 +204,27 @@ def test_a_subscription_created_in_the_form_shows_its_secret_once_then_its_deliv
     shot(page, "event-page")
 
 
+def test_sync_now_triggers_a_sync_of_the_account(page: Page, relay: Relay) -> None:
+    before = relay.accounts()[SMSONLINE]["last_sync_at"]
+    page.goto("/console")
+    page.locator(f'tr[data-account="{SMSONLINE}"] form.sync-account [type=submit]').click()
+    expect(page).to_have_url(f"{relay.url}/console")
+    expect(page.locator("#flash")).to_contain_text(SMSONLINE)
+    relay.wait_synced(SMSONLINE, after=before)
+
+
+def test_the_events_page_tails_the_log(page: Page, relay: Relay, sandbox: Sandbox) -> None:
+    page.goto("/console/events")
+    expect(page.locator("table#events tr[data-event-id]").first).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    event_id = new_sms_event(sandbox, relay)
+    arrived = page.locator(f'table#events tr[data-event-id="{event_id}"]')
+    expect(arrived).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("table#events tr[data-event-id]").first).to_have_attribute("data-event-id", event_id)
+    assert page.evaluate("window.__sameDocument") is True, "the page was reloaded, not updated in place"
+    shot(page, "events-tailed")
+
+
 def test_replay_queues_the_event_again(page: Page, relay: Relay, sandbox: Sandbox, subscriber: Subscriber) -> None:
     subscription = subscribe(relay, subscriber.url("/replayed"), accounts=[SMSONLINE])
     event_id = new_sms_event(sandbox, relay)
@@ -257,6 +278,21 @@ def test_a_disabled_subscription_is_sent_nothing(
     assert subscriber.on("/disabled") == []
     page.reload()
     expect(page.locator(f'div.delivery[data-event-id="{event_id}"] tr.attempt')).to_have_count(0)
+
+
+def test_deleting_asks_for_confirmation_first(page: Page, relay: Relay, subscriber: Subscriber) -> None:
+    subscription = subscribe(relay, subscriber.url("/deleted"), accounts=[SMSONLINE])
+    subscription_page(page, subscription["id"])
+    page.locator("a#delete-subscription").click()
+    expect(page.locator("form#confirm-delete")).to_be_visible()
+    shot(page, "subscription-delete-confirmation")
+    assert relay.http.get(f"/subscriptions/{subscription['id']}").status_code == 200  # asking deletes nothing
+
+    page.locator("form#confirm-delete [type=submit]").click()
+    expect(page).to_have_url(f"{relay.url}/console/subscriptions")
+    expect(page.locator("#flash")).to_be_visible()
+    expect(page.locator(f'tr[data-subscription-id="{subscription["id"]}"]')).to_have_count(0)
+    assert relay.http.get(f"/subscriptions/{subscription['id']}").status_code == 404
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(page: Page, relay: Relay, subscriber: Subscriber) -> None:
