@@ -5,4 +5,6 @@ served from `static/` like every other file the pages load, only refreshes the l
 the same with JavaScript off. Every response carries a Content-Security-Policy that allows nothing inline.
 The console reads and writes through the same store calls and `service.web.subscription_actions` as the
 operator API.
+
+Part of `service.web`: it imports what the web app may (`contracts`, `service.state`, the process plumbing).
 """
