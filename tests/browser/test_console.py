@@ -388,6 +388,4 @@ def test_the_overview_after_the_scenarios(page: Page, relay: Relay) -> None:
     expect(health).to_have_count(len(subscriptions))
     shot(page, "overview-after-scenarios")
     if os.environ.get("UPDATE_CONSOLE_SCREENSHOT") == "1":
-        # Wide enough for the newest events' rows to show whole: ids, times and statuses are kept on one line.
-        page.set_viewport_size({"width": 1440, "height": 900})
         page.screenshot(path=ROOT / "docs" / "console-overview.png", full_page=True)
