@@ -110,7 +110,8 @@ def receiver() -> Iterator[Receiver]:
 def relay(redis_server_url: str, sandbox: Sandbox, receiver: Receiver) -> Iterator[Relay]:
     """Web and worker processes, their accounts synced once, so the console has data from its first page.
     Tracing is on, so that events have a trace id for their page to show."""
-    redis.Redis.from_url(redis_server_url).flushdb()
+    with redis.Redis.from_url(redis_server_url) as client:
+        client.flushdb()  # what earlier test files of this xdist worker left there
     toml = "".join(account_table(name, provider, sandbox.url) for name, provider in ACCOUNTS.items())
     env = {
         "RELAY_RETRY_SCHEDULE": "1,1",
