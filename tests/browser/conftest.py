@@ -117,7 +117,6 @@ def relay(redis_server_url: str, sandbox: Sandbox, receiver: Receiver) -> Iterat
         "RELAY_RETRY_SCHEDULE": "1,1",
         "RELAY_DELIVERY_TIMEOUT": "2",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
     with relay_stack(redis_server_url, toml, env=env) as running:
         assert running.trigger().status_code == 202
