@@ -22,6 +22,8 @@ lock:
 ## make test: lint, type-check, then the whole suite (a bundled Valkey starts when REDIS_URL is unset). Test
 ## files run in parallel (pytest-xdist, one file per worker at a time so that a file's shared relay starts once):
 ## most of the suite waits on real processes and sockets, not on the CPU.
+## The console's browser tests drive Debian's `chromium` (or the one RELAY_TEST_CHROMIUM names): without one
+## they are skipped, and under CI=true they fail. Their screenshots go to tests/browser/artifacts/.
 TEST_WORKERS ?= 4
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile

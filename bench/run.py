@@ -1,7 +1,7 @@
 """`make bench` / `make bench-quick`: every scenario beside its ceiling, results to bench/results/latest.json
 and the table in BENCHMARKS.md.
 
-`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,e2e_scale,sandbox,idle,storage,tracing]`
+`python -m bench.run [--quick] [--only ingest,sync,delivery,e2e,e2e_scale,sandbox,idle,storage,tracing,console]`
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench import delivery, e2e, e2e_scale, idle, ingest, sandbox, storage, sync, tracing
+from bench import console, delivery, e2e, e2e_scale, idle, ingest, sandbox, storage, sync, tracing
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -31,6 +31,7 @@ SCENARIOS = {
     "idle": idle.run,
     "storage": storage.run,
     "tracing": tracing.run,
+    "console": console.run,
 }
 
 
@@ -90,6 +91,8 @@ def shaped(results: dict[str, Any]) -> dict[str, Any]:
         out["storage"] = results["storage"]
     if "tracing" in results:
         out["tracing"] = results["tracing"]
+    if "console" in results:
+        out["console"] = results["console"]
     return out
 
 
@@ -203,7 +206,21 @@ def table(data: dict[str, Any], quick: bool) -> str:
         rows += storage_rows(data["storage"])
     if "tracing" in data:
         rows += tracing_rows(data["tracing"])
+    if "console" in data:
+        rows += console_rows(data["console"])
     return "\n".join(lines + rows) + "\n" + ANALYSIS
+
+
+def console_rows(r: dict[str, Any]) -> list[str]:
+    page, ceiling = r["events_page_ms"], r["ceiling_ms"]
+    met = page["p95"] < r["target_p95_ms"]
+    return [
+        f"| console: events page, signed in, {r['events']:,} events in the log | p50 {page['p50']} ms, "
+        f"p95 {page['p95']} ms | p50 {ceiling['p50']} ms, p95 {ceiling['p95']} ms (`/healthz`) | | "
+        f"< {r['target_p95_ms']:g} ms | {'yes' if met else 'no'} |",
+        f"| console: events page filtered by account and type / by one invoice (scan budget) | p95 "
+        f"{r['events_page_filtered_ms']['p95']} ms / {r['events_page_one_invoice_ms']['p95']} ms | | | | |",
+    ]
 
 
 def tracing_rows(r: dict[str, Any]) -> list[str]:

@@ -187,6 +187,7 @@ def banner(ports: dict[str, int], redis_url: str, data: Path, env_path: Path) ->
     return (
         f"invoice-relay demo: web {web_url}  providers http://{HOST}:{ports['providers']}  "
         f"subscriber http://{HOST}:{ports['subscriber']}/events  redis {redis_url}\n"
+        f"console: {web_url}/console (sign in with RELAY_ADMIN_TOKEN, as {shown(env_path)} sets it)\n"
         f"data: {shown(data)}/ (kept across runs; `{port_prefix}make run-reset` starts afresh)\n"
         "Try, from another shell in this folder:\n"
         f"  . {shown(env_path)}    # RELAY_URL, RELAY_ADMIN_TOKEN and the demo's configuration\n"

@@ -14,6 +14,7 @@ from contracts.operational import sync_failing, sync_recovered
 from contracts.times import format_time, parse_time
 from service.state.eventlog import EventLog
 from service.state.keys import account_state, snapshots
+from service.state.per_minute import SYNCS, PerMinute
 from service.state.redis_types import awaited, text
 
 OK = "ok"
@@ -47,6 +48,7 @@ class AccountStates:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._log = EventLog(redis)
+        self._per_minute = PerMinute(redis)
 
     async def baseline_done(self, account: str) -> bool:
         return bool(await awaited(self._redis.hexists(account_state(account), "baseline_done")))
@@ -88,6 +90,7 @@ class AccountStates:
                     account=account, status=report.status, error=report.error, since=report.finished_at
                 )
                 await self._log.queue_operational(pipe, event)
+            await self._per_minute.queue(pipe, SYNCS)
             await pipe.execute()
         return failures
 

@@ -26,6 +26,7 @@ import orjson
 from redis.asyncio import Redis
 
 from contracts.operational import OperationalEvent
+from service.state import per_minute as per_minute_kinds
 from service.state.eventlog import APPEND_EVENT, EventLog, operational_fields, type_matches
 from service.state.keys import (
     DELIVERIES_DUE,
@@ -41,7 +42,9 @@ from service.state.keys import (
     delivery_rate,
     delivery_records,
     delivery_stats,
+    per_minute,
 )
+from service.state.per_minute import COUNT_MINUTE
 from service.state.redis_types import awaited, text
 
 PENDING = "pending"
@@ -246,7 +249,7 @@ return out
 )
 
 # KEYS: queue, records, subscriptions hash, due index, pending-since, stats, health, event log, event index,
-# heads, lines. ARGV: attempts kept, subscription id, then groups of (event id, status, next due ms or '', attempt JSON,
+# heads, lines, deliveries per minute, events per minute. ARGV: attempts kept, subscription id, then groups of (event id, status, next due ms or '', attempt JSON,
 # subscriber health 'ok', 'failing' or '', then the id, account, type and stored body of an operational event to
 # log if this outcome makes the delivery failed, or four ''). A retry for a subscription disabled meanwhile is
 # recorded as failed, never queued again: its lane is gone. Each attempt is stamped with what started its round
@@ -259,6 +262,7 @@ _RECORD = (
     + _ORDER
     + _REINDEX
     + APPEND_EVENT
+    + COUNT_MINUTE
     + """
 local keep = tonumber(ARGV[1])
 local live = enabled(KEYS[3], ARGV[2])
@@ -292,8 +296,9 @@ for i = 3, #ARGV, 9 do
     end
     redis.call('HINCRBY', KEYS[6], 'attempts:' .. (status == 'pending' and 'retry' or status), 1)
     if status == 'failed' then redis.call('HINCRBY', KEYS[6], 'dead_lettered', 1) end
+    count_minute(KEYS[12], 1)
     if status == 'failed' and was ~= 'failed' and op_id ~= '' then
-      append_event(KEYS[8], KEYS[9], op_id, op_account, op_type, op_body)
+      if append_event(KEYS[8], KEYS[9], op_id, op_account, op_type, op_body) then count_minute(KEYS[13], 1) end
     end
     if health == 'ok' then redis.call('HDEL', KEYS[7], 'failing_since')
     elseif health == 'failing' then redis.call('HSETNX', KEYS[7], 'failing_since', now) end
@@ -534,6 +539,8 @@ class DeliveryStore:
             EVENT_INDEX,
             delivery_heads(subscription_id),
             delivery_lines(subscription_id),
+            per_minute(per_minute_kinds.DELIVERIES),
+            per_minute(per_minute_kinds.EVENTS),
         ]
         failing_since = int(await self._record(keys=keys, args=args))
         return failing_since or None
@@ -635,6 +642,18 @@ class DeliveryStore:
                     if len(rows) == limit:
                         break
         return rows
+
+    async def of_event(self, subscription_ids: Sequence[str], event_id: str) -> dict[str, dict[str, Any]]:
+        """The event's delivery to each of the subscriptions that has one (status and attempts), one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for subscription_id in subscription_ids:
+                pipe.hget(delivery_records(subscription_id), event_id)
+            replies = await pipe.execute()
+        return {
+            subscription_id: _record(raw)
+            for subscription_id, raw in zip(subscription_ids, replies, strict=True)
+            if raw is not None
+        }
 
     async def queued(self, subscription_id: str) -> int:
         return int(await awaited(self._redis.zcard(delivery_queue(subscription_id))))

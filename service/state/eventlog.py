@@ -23,7 +23,9 @@ from redis.exceptions import ResponseError
 from contracts.changes import Change
 from contracts.operational import OPERATIONAL_WILDCARD, OperationalEvent, is_operational
 from service.state.event_bodies import pack, unpack
-from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, snapshot_stamp, snapshots
+from service.state.keys import EVENT_INDEX, EVENTS, FANOUT_GROUP, per_minute, snapshot_stamp, snapshots
+from service.state.per_minute import COUNT_MINUTE
+from service.state.per_minute import EVENTS as EVENTS_PER_MINUTE
 from service.state.redis_types import awaited, text
 
 # Appends an event to the log unless its id is in the index already: every script that logs an event uses it,
@@ -42,6 +44,7 @@ end
 
 _COMMIT = (
     APPEND_EVENT
+    + COUNT_MINUTE
     + """
 local written, logged, conflicts = 0, 0, 0
 local types = {}
@@ -76,11 +79,23 @@ end
 if written > 0 then
   redis.call('SET', KEYS[4], ARGV[3])
 end
+count_minute(KEYS[5], logged)
 return {written, logged, conflicts, types, previous_stamp}
 """
 )
 
-_APPEND_ONE = APPEND_EVENT + "return append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) and 1 or 0"
+_APPEND_ONE = (
+    APPEND_EVENT
+    + COUNT_MINUTE
+    + """
+if not append_event(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 0 end
+count_minute(KEYS[3], 1)
+return 1
+"""
+)
+
+
+_APPEND_KEYS = [EVENTS, EVENT_INDEX, per_minute(EVENTS_PER_MINUTE)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,17 +207,18 @@ class EventLog:
                 0 if event is None else event.sequence,
             ]
         written, logged, conflicts, types, previous = await self._commit(
-            keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account)], args=args
+            keys=[snapshots(account), EVENTS, EVENT_INDEX, snapshot_stamp(account), per_minute(EVENTS_PER_MINUTE)],
+            args=args,
         )
         return CommitResult(int(written), int(logged), int(conflicts), tuple(text(t) for t in types), text(previous))
 
     async def append_operational(self, event: OperationalEvent) -> bool:
         """Log an operational event; False when its id was logged already (the occurrence was reported)."""
-        return int(await self._append_one(keys=[EVENTS, EVENT_INDEX], args=operational_fields(event))) == 1
+        return int(await self._append_one(keys=_APPEND_KEYS, args=operational_fields(event))) == 1
 
     async def queue_operational(self, pipe: Pipeline, event: OperationalEvent) -> None:
         """Queue the append in a transaction pipeline: it happens with the change it reports, or not at all."""
-        await self._append_one(keys=[EVENTS, EVENT_INDEX], args=operational_fields(event), client=pipe)
+        await self._append_one(keys=_APPEND_KEYS, args=operational_fields(event), client=pipe)
 
     async def page(
         self,
@@ -242,6 +258,48 @@ class EventLog:
             return found, None
         more = await self._redis.xrange(EVENTS, min="(" + last_entry, max="+", count=1)
         return found, (encode_cursor(last_entry) if more else None)
+
+    async def newest_first(
+        self,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+        limit: int,
+        account: str | None = None,
+        event_type: str | None = None,
+        invoice: str | None = None,
+        scan_budget: int = 5000,
+    ) -> tuple[list[LoggedEvent], str | None]:
+        """Events newest first, older than the cursor `before` and newer than the cursor `after` (either
+        optional), filtered by account, type (as `page`) and invoice (its id, or its `account:id` key); and the
+        cursor to continue with older ones (None when none is left). Like `page`, a sparse filter stops after
+        `scan_budget` entries and hands back a cursor."""
+        high = "+" if before is None else "(" + decode_cursor(before)
+        low = "-" if after is None else "(" + decode_cursor(after)
+        found: list[LoggedEvent] = []
+        scanned = 0
+        last_entry: str | None = None
+        while len(found) < limit and scanned < scan_budget:
+            batch = await self._redis.xrevrange(EVENTS, max=high, min=low, count=min(max(limit, 100), scan_budget))
+            if not batch:
+                return found, None
+            for entry_id, fields in batch:
+                scanned += 1
+                last_entry = text(entry_id)
+                if _wanted(fields, account, event_type, invoice):
+                    found.append(_logged(entry_id, fields))
+                    if len(found) == limit:
+                        break
+            high = "(" + text(batch[-1][0]) if len(found) < limit else high
+        if last_entry is None:
+            return found, None
+        more = await self._redis.xrevrange(EVENTS, max="(" + last_entry, min=low, count=1)
+        return found, (encode_cursor(last_entry) if more else None)
+
+    async def newest_cursor(self) -> str | None:
+        """The cursor of the newest event in the log (None when it is empty): what comes after it is new."""
+        newest = await self._redis.xrevrange(EVENTS, count=1)
+        return encode_cursor(text(newest[0][0])) if newest else None
 
     async def bodies(self, event_ids: Sequence[str]) -> dict[str, bytes]:
         """Logged bodies by event id (two round trips for any number); ids not in the log are left out."""
@@ -359,6 +417,17 @@ def _missing_group_or(exc: ResponseError) -> Exception:
 def operational_fields(event: OperationalEvent) -> list[str | bytes]:
     """The arguments `APPEND_EVENT` takes for an operational event, after the stream and index keys."""
     return [event.id, event.account or "", event.type, pack(event.to_json())]
+
+
+def _wanted(fields: dict[Any, Any], account: str | None, event_type: str | None, invoice: str | None) -> bool:
+    if account is not None and text(fields[b"account"]) != account:
+        return False
+    if event_type is not None and not type_matches(event_type, text(fields[b"type"])):
+        return False
+    if invoice is None:
+        return True
+    key = text(fields.get(b"invoice", b""))
+    return key == invoice or key.partition(":")[2] == invoice
 
 
 def type_matches(pattern: str, event_type: str) -> bool:

@@ -136,3 +136,10 @@ def delivery_lines(subscription_id: str) -> str:
     their invoice's head, in lexical order, that is by invoice then sequence. Each is also in the delivery
     queue, due never (+inf), so that retention, counts and fail-all see it."""
     return f"{PREFIX}sub:{subscription_id}:lines"
+
+
+def per_minute(kind: str) -> str:
+    """HASH minute (unix seconds // 60) -> how many of `kind` (callbacks, syncs, events, deliveries) happened in
+    it, for the console's charts: counted by the scripts that write each thing, old minutes dropped as new ones
+    start, the whole hash expiring after an idle hour and more (see `service.state.per_minute`)."""
+    return f"{PREFIX}per-minute:{kind}"

@@ -29,11 +29,13 @@ from service.state.keys import (
     SYNC_DUE,
     SYNC_WAKE,
     account_state,
+    per_minute,
     seen_callback,
     sync_hints,
     sync_lock,
     sync_traces,
 )
+from service.state.per_minute import CALLBACKS, COUNT_MINUTE
 from service.state.redis_types import text
 
 # KEYS: due set, then the lock of each candidate account. ARGV: now_ms, lease_ms, claim limit, token prefix,
@@ -111,14 +113,17 @@ local function record_request(due, hints, state, traces, account, at, stamp, fir
 end
 """
 
-# KEYS: due set, then (hints, account state, traces) of each account in ARGV order. ARGV: wake channel, then
-# per account: due ms, account, stamp, number of invoices named, number of traceparents, the invoice ids, the
-# traceparents. Each due time is lowered, never raised (a burst of triggers stays one entry; a scheduled poll
-# is pulled forward), and dispatchers are told.
+# KEYS: due set, callbacks per minute, then (hints, account state, traces) of each account in ARGV order. ARGV:
+# wake channel, the number of callbacks the requests answer (counted for the console), then per account: due ms,
+# account, stamp, number of invoices named, number of traceparents, the invoice ids, the traceparents. Each due
+# time is lowered, never raised (a burst of triggers stays one entry; a scheduled poll is pulled forward), and
+# dispatchers are told.
 _REQUEST = (
     _RECORD_REQUEST
+    + COUNT_MINUTE
     + """
-local i, k = 2, 2
+count_minute(KEYS[2], tonumber(ARGV[2]))
+local i, k = 3, 3
 while i <= #ARGV do
   local count, traced = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   record_request(KEYS[1], KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[i + 1], ARGV[i], ARGV[i + 2], i + 5, count,
@@ -131,13 +136,15 @@ return 1
 """
 )
 
-# KEYS: due set, seen marker, hints, account state, traces. ARGV: account, now_ms, marker ttl, wake channel,
-# stamp, traceparent or '', then the invoice ids named. The request and the marker land together: a retry of a
-# callback whose request failed is not mistaken for a replay.
+# KEYS: due set, seen marker, hints, account state, traces, callbacks per minute. ARGV: account, now_ms, marker
+# ttl, wake channel, stamp, traceparent or '', then the invoice ids named. The request and the marker land
+# together: a retry of a callback whose request failed is not mistaken for a replay (nor counted twice).
 _REQUEST_ONCE = (
     _RECORD_REQUEST
+    + COUNT_MINUTE
     + """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then
+  count_minute(KEYS[6], 1)
   local traced = ARGV[6] ~= '' and 1 or 0
   record_request(KEYS[1], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], ARGV[5], 7, #ARGV - 6, 6, traced)
   redis.call('PUBLISH', ARGV[4], ARGV[1])
@@ -193,12 +200,13 @@ class SyncSchedule:
         self._release = redis.register_script(_RELEASE)
         self._request_once = redis.register_script(_REQUEST_ONCE)
 
-    async def request(self, requests: Sequence[SyncRequest]) -> None:
-        """Record the requests and wake the dispatchers: one command, durable once Redis acknowledges it."""
+    async def request(self, requests: Sequence[SyncRequest], callbacks: int = 0) -> None:
+        """Record the requests and wake the dispatchers: one command, durable once Redis acknowledges it.
+        `callbacks`: how many provider callbacks asked for them (0 for an operator's trigger)."""
         if not requests:
             return
-        keys = [SYNC_DUE]
-        args: list[str | int] = [SYNC_WAKE]
+        keys = [SYNC_DUE, per_minute(CALLBACKS)]
+        args: list[str | int] = [SYNC_WAKE, callbacks]
         nonce = _nonce()
         for request in requests:
             keys += [sync_hints(request.account), account_state(request.account), sync_traces(request.account)]
@@ -212,7 +220,7 @@ class SyncSchedule:
         within `ttl_s`; False for a repeat (nothing recorded)."""
         account = request.account
         keys = [SYNC_DUE, seen_callback(account, notification_id), sync_hints(account), account_state(account)]
-        keys.append(sync_traces(account))
+        keys += [sync_traces(account), per_minute(CALLBACKS)]
         stamp = f"{request.at_ms}:{_nonce()}"
         trace = request.traceparents[0] if request.traceparents else ""
         args: list[str | int] = [account, request.at_ms, ttl_s, SYNC_WAKE, stamp, trace, *request.invoice_ids]

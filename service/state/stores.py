@@ -13,6 +13,7 @@ from service.state.eventlog import EventLog, FanoutFeed
 from service.state.keys import ARQ_QUEUE, sync_hints
 from service.state.marker import StateMarker
 from service.state.memory import Memory, memory
+from service.state.per_minute import PerMinute
 from service.state.retention import Retention
 from service.state.scheduling import SyncSchedule
 from service.state.subscriptions import SubscriptionStore
@@ -35,6 +36,7 @@ class Stores:
     marker: StateMarker
     retention: Retention
     worker_metrics: WorkerMetricsStore
+    per_minute: PerMinute
 
     @classmethod
     def over(cls, redis: Redis) -> Stores:
@@ -52,6 +54,7 @@ class Stores:
             marker=StateMarker(redis),
             retention=Retention(redis),
             worker_metrics=WorkerMetricsStore(redis),
+            per_minute=PerMinute(redis),
         )
 
     async def memory(self) -> Memory:

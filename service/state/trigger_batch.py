@@ -23,7 +23,7 @@ class TriggerBatcher:
         await self._coalescer.submit(request)
 
     async def _write(self, requests: list[SyncRequest]) -> None:
-        await self._schedule.request(merged(requests))
+        await self._schedule.request(merged(requests), callbacks=len(requests))
 
 
 def merged(requests: Sequence[SyncRequest]) -> list[SyncRequest]:

@@ -47,13 +47,19 @@ def _deps(request: Request) -> WebDeps:
     return deps
 
 
+async def request_syncs(deps: WebDeps, names: list[str]) -> None:
+    """A full sync of each account, now (the API's triggers and the console's sync-now button)."""
+    now_ms = int(time.time() * 1000)
+    await deps.stores.schedule.request([SyncRequest(name, now_ms) for name in names])
+
+
 @admin_only
 async def trigger_account(request: Request) -> Response:
     deps = _deps(request)
     name = request.path_params["account"]
     if name not in deps.settings.accounts:
         return error(404, "unknown_account")
-    await deps.stores.schedule.request([SyncRequest(name, int(time.time() * 1000))])
+    await request_syncs(deps, [name])
     return JSON({"status": "accepted", "accounts": [name]}, status_code=202)
 
 
@@ -61,8 +67,7 @@ async def trigger_account(request: Request) -> Response:
 async def trigger_all(request: Request) -> Response:
     deps = _deps(request)
     names = sorted(deps.settings.accounts)
-    now_ms = int(time.time() * 1000)
-    await deps.stores.schedule.request([SyncRequest(name, now_ms) for name in names])
+    await request_syncs(deps, names)
     return JSON({"status": "accepted", "accounts": names}, status_code=202)
 
 

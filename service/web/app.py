@@ -23,6 +23,8 @@ from service.logging import configure_logging
 from service.state.memory import UnsafePolicy, check_policy
 from service.tracing import configure_tracing, shutdown_tracing
 from service.web import admin, health, openapi, subscriptions_api, webhooks
+from service.web.console.headers import ConsoleHeaders
+from service.web.console.routes import console
 from service.web.deps import WebDeps
 from service.web.responses import error
 
@@ -150,9 +152,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             shutdown_tracing()
 
     app = Starlette(
-        routes=routes(),
+        # The JSON API (described in openapi.py), then the operator console's HTML pages.
+        routes=[*routes(), *console()],
         lifespan=lifespan,
         exception_handlers={RedisError: redis_unavailable, ConnectionError: redis_unavailable},
     )
+    app.add_middleware(ConsoleHeaders)
     app.add_middleware(RequestContext)
     return app

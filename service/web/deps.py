@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from service.config import Settings
 from service.state.connection import open_redis
 from service.state.stores import Stores
+from service.web.console.throttle import SignInThrottle
 from service.web.refusals import RefusalLog
 
 
@@ -15,6 +16,7 @@ class WebDeps:
     settings: Settings
     stores: Stores
     refusals: RefusalLog = field(default_factory=RefusalLog)
+    sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     @classmethod
     def build(cls, settings: Settings) -> WebDeps:

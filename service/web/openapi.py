@@ -24,7 +24,7 @@ from contracts.operational import OPERATIONAL_TYPES, OPERATIONAL_WILDCARD
 from contracts.registry import PROVIDERS
 from service.state.deliveries import RECOVER, REPLAY, SCHEDULED, STATUSES
 from service.state.subscriptions import MAX_FILTERS, MAX_RATE_LIMIT, MAX_SUBSCRIPTIONS, ORDERINGS
-from service.web.subscriptions_api import MAX_REPLAY_IDS
+from service.web.subscription_actions import MAX_REPLAY_IDS
 from service.web.webhooks import BODY_TIMEOUT_S, MAX_BODY_BYTES
 
 Schema = dict[str, Any]

@@ -1,10 +1,11 @@
-"""`/subscriptions`: create, list, get, patch, delete, rotate the secret, list deliveries, replay, recover."""
+"""`/subscriptions`: create, list, get, patch, delete, rotate the secret, list deliveries, replay, recover.
+
+The rules live in `service.web.subscription_actions` (shared with the console); this module turns JSON bodies
+into its documents and its outcomes into JSON answers."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,34 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from contracts.times import format_time, parse_rfc3339
-from service.ssrf import ForbiddenTarget, check_target
-from service.state.deliveries import RECOVER, REPLAY, STATUSES
-from service.state.subscriptions import (
-    MAX_SUBSCRIPTIONS,
-    InvalidSubscription,
-    Subscription,
-    new_subscription,
-    rotated,
-    validate_accounts,
-    validate_description,
-    validate_event_types,
-    validate_ordering,
-    validate_rate_limit,
-)
+from service.state.deliveries import STATUSES
+from service.state.subscriptions import InvalidSubscription, Subscription, validate_event_types
+from service.web import subscription_actions as actions
 from service.web.admin import admin_only, parse_limit
 from service.web.deps import WebDeps
 from service.web.responses import JSON, error
-
-_CREATE_FIELDS = {"url", "event_types", "accounts", "description", "rate_limit", "ordering"}
-_PATCH_FIELDS = {"url", "event_types", "accounts", "enabled", "description", "rate_limit", "ordering"}
-MAX_REPLAY_IDS = 10_000
-
-
-def time_format(name: str) -> str:
-    return f"{name} must be an RFC 3339 time with an offset, Z or +hh:mm (2026-11-22T10:00:00Z)"
-
-
-SINCE_FORMAT = time_format("since")
 
 
 def _deps(request: Request) -> WebDeps:
@@ -48,7 +27,7 @@ def _deps(request: Request) -> WebDeps:
     return deps
 
 
-async def _json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
+async def _json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         document = orjson.loads(body) if body else {}
@@ -56,17 +35,7 @@ async def _json_object(request: Request, allowed: set[str]) -> dict[str, Any]:
         raise InvalidSubscription("the body must be a JSON object") from exc
     if not isinstance(document, dict):
         raise InvalidSubscription("the body must be a JSON object")
-    unknown = sorted(set(document) - allowed)
-    if unknown:
-        raise InvalidSubscription(f"unknown field(s): {', '.join(unknown)}")
     return document
-
-
-async def _target(deps: WebDeps, url: object) -> str:
-    try:
-        return await check_target(url, allow_private=deps.settings.allow_private_urls)
-    except ForbiddenTarget as exc:
-        raise InvalidSubscription(str(exc)) from exc
 
 
 async def _load(request: Request) -> Subscription | None:
@@ -79,26 +48,12 @@ def _not_found() -> Response:
 
 @admin_only
 async def create(request: Request) -> Response:
-    deps = _deps(request)
     try:
-        document = await _json_object(request, _CREATE_FIELDS)
-        subscription = new_subscription(
-            url=await _target(deps, document.get("url")),
-            event_types=validate_event_types(document.get("event_types")),
-            accounts=validate_accounts(document.get("accounts"), deps.settings.accounts),
-            description=validate_description(document.get("description")),
-            now=datetime.now(UTC),
-            rate_limit=validate_rate_limit(document.get("rate_limit")),
-            ordering=validate_ordering(document.get("ordering", "none")),
-        )
+        subscription = await actions.create(_deps(request), await _json_object(request))
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
-    if not await deps.stores.subscriptions.save(subscription, limit=MAX_SUBSCRIPTIONS):
-        return error(
-            409,
-            "too_many_subscriptions",
-            f"the relay holds at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first",
-        )
+    except actions.TooManySubscriptions as exc:
+        return error(409, "too_many_subscriptions", str(exc))
     return JSON({**subscription.public(), "secret": subscription.secrets[0].secret}, status_code=201)
 
 
@@ -116,68 +71,28 @@ async def get_one(request: Request) -> Response:
 
 @admin_only
 async def patch(request: Request) -> Response:
-    deps = _deps(request)
     subscription = await _load(request)
     if subscription is None:
         return _not_found()
     try:
-        document = await _json_object(request, _PATCH_FIELDS)
-        changes: dict[str, Any] = {}
-        if "url" in document:
-            changes["url"] = await _target(deps, document["url"])
-        if "event_types" in document:
-            changes["event_types"] = validate_event_types(document["event_types"])
-        if "accounts" in document:
-            changes["accounts"] = validate_accounts(document["accounts"], deps.settings.accounts)
-        if "description" in document:
-            changes["description"] = validate_description(document["description"])
-        if "enabled" in document:
-            if not isinstance(document["enabled"], bool):
-                raise InvalidSubscription("enabled must be true or false")
-            changes["enabled"] = document["enabled"]
-        if "rate_limit" in document:
-            changes["rate_limit"] = validate_rate_limit(document["rate_limit"])
-        if "ordering" in document:
-            changes["ordering"] = validate_ordering(document["ordering"])
+        updated = await actions.change(_deps(request), subscription.id, await _json_object(request))
     except InvalidSubscription as exc:
         return error(400, "invalid_subscription", str(exc))
-    # Applied to the stored copy atomically: a concurrent rotation is kept, a concurrent delete is not undone.
-    result = await deps.stores.subscriptions.update(subscription.id, lambda current: replace(current, **changes))
-    if result is None:
-        return _not_found()
-    before, updated = result
-    if before.enabled and not updated.enabled:
-        # The operator API's `failed` covers deliveries given up because the subscription was disabled.
-        await deps.stores.deliveries.fail_all(subscription.id)
-    elif updated.enabled and not before.enabled:
-        # Enabled again: RELAY_DISABLE_AFTER counts from its next failure, not from the streak that ended it.
-        await deps.stores.deliveries.clear_failing(subscription.id)
-    if before.ordering == "invoice" and updated.ordering != "invoice":
-        # Deliveries held back behind an earlier one of their invoice go now: no order is kept any more.
-        await deps.stores.deliveries.release_waiting(subscription.id, int(time.time() * 1000))
-    return JSON(updated.public())
+    return _not_found() if updated is None else JSON(updated.public())
 
 
 @admin_only
 async def delete(request: Request) -> Response:
-    deps = _deps(request)
-    subscription_id = request.path_params["subscription_id"]
-    if not await deps.stores.subscriptions.delete(subscription_id):
+    if not await actions.delete(_deps(request), request.path_params["subscription_id"]):
         return _not_found()
-    await deps.stores.deliveries.forget(subscription_id)
     return Response(status_code=204)
 
 
 @admin_only
 async def rotate_secret(request: Request) -> Response:
-    deps = _deps(request)
-    now = datetime.now(UTC)
-    result = await deps.stores.subscriptions.update(
-        request.path_params["subscription_id"], lambda current: rotated(current, now)
-    )
-    if result is None:
+    updated = await actions.rotate_secret(_deps(request), request.path_params["subscription_id"])
+    if updated is None:
         return _not_found()
-    _, updated = result
     previous = updated.secrets[1]
     return JSON(
         {
@@ -221,101 +136,34 @@ def _time_param(query: Mapping[str, str], name: str) -> int | None:
     try:
         return int(parse_rfc3339(value).timestamp() * 1000)
     except ValueError as exc:
-        raise ValueError(time_format(name)) from exc
+        raise ValueError(actions.time_format(name)) from exc
 
 
 @admin_only
 async def replay(request: Request) -> Response:
-    deps = _deps(request)
-    subscription = await _load(request)
-    if subscription is None:
-        return _not_found()
-    if not subscription.enabled:
-        return error(409, "subscription_disabled", "enable the subscription before replaying to it")
-    try:
-        document = await _json_object(request, {"since", "event_ids"})
-        if ("since" in document) == ("event_ids" in document):
-            raise InvalidSubscription("give exactly one of 'since' (RFC 3339) or 'event_ids'")
-        unknown: list[str] = []
-        if "since" in document:
-            event_ids = await _matching_since(deps, subscription, _document_time(document, "since"))
-        else:
-            event_ids, unknown = await _matching_ids(deps, subscription, document["event_ids"])
-    except InvalidSubscription as exc:
-        return error(400, "bad_request", str(exc))
-    return await _queued_again(deps, subscription, event_ids, REPLAY, unknown)
+    return await _requeue(request, actions.replay)
 
 
 @admin_only
 async def recover(request: Request) -> Response:
     """Send again only this subscription's `failed` deliveries of events logged in [since, until]."""
-    deps = _deps(request)
+    return await _requeue(request, actions.recover)
+
+
+async def _requeue(request: Request, action: actions.RequeueAction) -> Response:
+    """202 with how many were queued; for a replay by ids, which ids the log does not hold."""
     subscription = await _load(request)
     if subscription is None:
         return _not_found()
-    if not subscription.enabled:
-        return error(409, "subscription_disabled", "enable the subscription before recovering its deliveries")
     try:
-        document = await _json_object(request, {"since", "until"})
-        if "since" not in document:
-            raise InvalidSubscription("since (RFC 3339) is required")
-        since = _document_time(document, "since")
-        until = _document_time(document, "until") if document.get("until") is not None else None
-        if until is not None and until < since:
-            raise InvalidSubscription("until must not be before since")
+        requeued = await action(_deps(request), subscription, lambda: _json_object(request))
+    except actions.SubscriptionDisabled as exc:
+        return error(409, "subscription_disabled", str(exc))
     except InvalidSubscription as exc:
         return error(400, "bad_request", str(exc))
-    in_window = await _matching_since(deps, subscription, since, until)
-    failed = await deps.stores.deliveries.failed_among(subscription.id, in_window)
-    return await _queued_again(deps, subscription, failed, RECOVER)
-
-
-def _document_time(document: Mapping[str, Any], name: str) -> datetime:
-    try:
-        return parse_rfc3339(document[name])
-    except ValueError as exc:
-        raise InvalidSubscription(time_format(name)) from exc
-
-
-async def _queued_again(
-    deps: WebDeps, subscription: Subscription, event_ids: list[str], trigger: str, unknown: list[str] | None = None
-) -> Response:
-    """202 with how many were queued; for a replay by ids, which ids the log does not hold."""
-    queued = await deps.stores.deliveries.requeue(subscription.id, event_ids, int(time.time() * 1000), trigger)
-    oldest = await deps.stores.retention.oldest_kept_ms()
-    # Events past RELAY_RETENTION have left the log: the answer says from when on they can be found.
+    oldest = requeued.oldest_kept_ms
     oldest_kept = None if oldest is None else format_time(datetime.fromtimestamp(oldest / 1000, UTC))
-    body: dict[str, Any] = {"queued": queued, "oldest_kept": oldest_kept}
-    if unknown is not None:
-        body["unknown"] = unknown
+    body: dict[str, Any] = {"queued": requeued.queued, "oldest_kept": oldest_kept}
+    if requeued.unknown is not None:
+        body["unknown"] = requeued.unknown
     return JSON(body, status_code=202)
-
-
-async def _matching_since(
-    deps: WebDeps, subscription: Subscription, since: datetime, until: datetime | None = None
-) -> list[str]:
-    found: list[str] = []
-    until_ms = None if until is None else int(until.timestamp() * 1000)
-    async for event in deps.stores.eventlog.since(int(since.timestamp() * 1000), until_ms):
-        if subscription.matches(event.account, event.type):
-            found.append(event.event_id)
-    return found
-
-
-async def _matching_ids(deps: WebDeps, subscription: Subscription, event_ids: object) -> tuple[list[str], list[str]]:
-    """The requested events that match the subscription, and the requested ids the log does not hold."""
-    if (
-        not isinstance(event_ids, list)
-        or not 0 < len(event_ids) <= MAX_REPLAY_IDS
-        or not all(isinstance(i, str) for i in event_ids)
-    ):
-        raise InvalidSubscription(f"event_ids must be a list of 1 to {MAX_REPLAY_IDS} event ids")
-    found: list[str] = []
-    unknown: list[str] = []
-    for event_id in dict.fromkeys(event_ids):
-        event = await deps.stores.eventlog.get(event_id)
-        if event is None:
-            unknown.append(event_id)
-        elif subscription.matches(event.account, event.type):
-            found.append(event.event_id)
-    return found, unknown

@@ -116,6 +116,10 @@ def test_the_demo_started_again_goes_on_with_its_subscription_and_reset_starts_a
     settings = sourced(folder / "env")
     assert settings["RELAY_URL"] == f"http://127.0.0.1:{port}"
     assert len(settings["RELAY_ADMIN_TOKEN"]) >= 32
+    # The banner names the console, which the web serves (a visitor not signed in is sent to sign in).
+    assert f"console: http://127.0.0.1:{port}/console " in first.log()
+    console = httpx.get(f"http://127.0.0.1:{port}/console", timeout=10)
+    assert (console.status_code, console.headers["location"]) == (303, "/console/sign-in")
     (subscription,) = subscriptions(settings)
     # Everything listens on loopback only.
     for offset in (0, 100, 200, 300):

@@ -47,7 +47,7 @@ from contracts.model import Status
 from contracts.standard_webhooks import new_secret, secret_key, signature_header
 from service.state.deliveries import DELIVERED, DeliveryStore, Outcome
 from service.state.subscriptions import SubscriptionStore, new_subscription
-from service.web import openapi, subscriptions_api, webhooks
+from service.web import openapi, subscription_actions, webhooks
 from service.web.app import create_app, routes
 from service.web.deps import WebDeps
 from tests.service.conftest import ACCOUNTS, ADMIN, SP_WHSEC, make_settings
@@ -173,8 +173,8 @@ def test_spec_constraints_are_described() -> None:
     schemas = document["components"]["schemas"]
     assert schemas["SubscriptionCreate"]["required"] == ["url"]
     # The fields the handlers accept (any other is refused with 400), as described.
-    assert set(schemas["SubscriptionCreate"]["properties"]) == subscriptions_api._CREATE_FIELDS
-    assert set(schemas["SubscriptionPatch"]["properties"]) == subscriptions_api._PATCH_FIELDS
+    assert set(schemas["SubscriptionCreate"]["properties"]) == subscription_actions.CREATE_FIELDS
+    assert set(schemas["SubscriptionPatch"]["properties"]) == subscription_actions.PATCH_FIELDS
     assert [set(option["required"]) for option in schemas["Replay"]["oneOf"]] == [{"since"}, {"event_ids"}]
     assert schemas["Error"]["required"] == ["error"]
 

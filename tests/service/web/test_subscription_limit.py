@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.state.subscriptions import MAX_SUBSCRIPTIONS, SubscriptionStore, new_subscription
-from service.web import subscriptions_api
+from service.web import subscription_actions
 
 # An address literal: the SSRF check resolves names, and this machine has no DNS.
 BODY = {"url": "http://93.184.216.34/hooks/invoices"}
@@ -23,7 +23,7 @@ def test_the_maximum_is_the_one_documented() -> None:
 async def test_a_subscription_past_the_maximum_is_refused_with_a_clear_error(
     client: httpx.AsyncClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(subscriptions_api, "MAX_SUBSCRIPTIONS", 2)
+    monkeypatch.setattr(subscription_actions, "MAX_SUBSCRIPTIONS", 2)
     for _ in range(2):
         assert (await client.post("/subscriptions", json=BODY, headers=admin)).status_code == 201
     refused = await client.post("/subscriptions", json=BODY, headers=admin)
