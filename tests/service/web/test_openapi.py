@@ -374,7 +374,7 @@ CHECKS = [
 #: (the `ignored_auth` check then also sends each operator call without it and with a wrong one).
 CONFIG = schemathesis.Config.from_dict({"auth": {"openapi": {"adminToken": {"bearer": ADMIN}}}})
 #: Examples per operation; raise it for a longer hunt (the default keeps the whole run well under a minute).
-EXAMPLES = int(os.environ.get("RELAY_SCHEMATHESIS_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("RELAY_SCHEMATHESIS_EXAMPLES", "25"))
 OPERATIONS = sorted(documented_operations(openapi.document()))
 
 
