@@ -170,7 +170,8 @@ async def _requeued(
     except (actions.SubscriptionDisabled, InvalidSubscription) as exc:
         return redirect_with_flash(request, back, str(exc), key=visit.key, error=True)
     unknown = f"; not in the log: {', '.join(requeued.unknown)}" if requeued.unknown else ""
-    return redirect_with_flash(request, back, f"Queued {requeued.queued} deliveries again{unknown}.", key=visit.key)
+    count = "1 delivery" if requeued.queued == 1 else f"{requeued.queued} deliveries"
+    return redirect_with_flash(request, back, f"Queued {count} again{unknown}.", key=visit.key)
 
 
 @existing

@@ -185,10 +185,10 @@ async def test_deliveries_with_attempts_replay_and_recover(
 
     replayed = await post(client, f"{page_path}/replay", event_ids=f"{event_ids[1]}, evt_missing")
     assert (replayed.status_code, replayed.headers["location"]) == (303, page_path)
-    assert "Queued 1 deliveries again; not in the log: evt_missing." in (await client.get(page_path)).text
+    assert "Queued 1 delivery again; not in the log: evt_missing." in (await client.get(page_path)).text
     recovered = await post(client, f"{page_path}/recover", since="2000-01-01T00:00:00Z")
     assert recovered.status_code == 303
-    assert "Queued 1 deliveries again." in (await client.get(page_path)).text
+    assert "Queued 1 delivery again." in (await client.get(page_path)).text
     rows = (await client.get(f"/subscriptions/{subscription_id}/deliveries", headers=admin)).json()["deliveries"]
     assert {row["event_id"]: row["status"] for row in rows} == dict.fromkeys(event_ids, "pending")
 
