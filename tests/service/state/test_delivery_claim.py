@@ -106,8 +106,11 @@ async def test_claimers_together_keep_to_the_rate_and_other_subscriptions_are_no
         await asyncio.gather(*(claimer(s) for s in stores))
         # The window as it happened: on a loaded machine the last claims may land a little after `end`.
         elapsed = time.monotonic() - start
-        # The rate over the window, plus the burst, at most; the claimers lose at most a slot or two to timing.
-        assert rate * seconds - 3 <= taken <= int(rate * elapsed) + rate // 10 + 1
+        # The limit: the rate over the window, plus the burst, at most.
+        assert taken <= int(rate * elapsed) + rate // 10 + 1
+        # And near it: the claimers lose slots only while all three are starved for longer than the burst
+        # (100 ms), which a loaded test machine does now and then (61 of 75 once).
+        assert taken >= 0.6 * rate * seconds
         assert len(await stores[0].claim("sub_free", NOW, LEASE, 1000)) == 1000
     finally:
         for client in clients:
