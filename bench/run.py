@@ -341,7 +341,7 @@ of them. `bench/results/latest.json` keeps every sample beside the medians.
   thread encoding them to protobuf and posting them, which holds the GIL the event loop needs; a span
   costs the web ~40 us against ~75 us for the whole callback without one. Sampling a tenth of traces
   (`parentbased_traceidratio`, 0.1) keeps 73-85%: a callback left out costs the sampler's decision and a
-  non-recording span (~6-10 us). The receiver keeps what it is sent and decodes it only when read, as a
+  non-recording span (~10 us on a loaded machine). The receiver keeps what it is sent and decodes it only when read, as a
   collector elsewhere would cost this machine nothing.
 - **Storage** (`storage`). Bytes per event go through the whole pipeline: a sandbox CryptoCloud account
   first seen with `initial_sync = "emit"`, its events logged, fanned out to one subscription and delivered
